@@ -1,0 +1,150 @@
+"""Define the database tables: users, jobs and login throttling, as SQLAlchemy 2 models."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.dialects import mysql
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from core.states import JobState, Step, check_transition
+
+
+def utcnow() -> dt.datetime:
+    """Return the current time, timezone-aware in UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Store naive UTC with microseconds (MySQL has no time zones) and return aware UTC."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "mysql":
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return dialect.type_descriptor(DateTime())
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use core.models.utcnow()")
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else value.replace(tzinfo=dt.UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table."""
+
+
+class User(Base):
+    """An account that can log in; admins see every job."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    jobs: Mapped[list[Job]] = relationship(back_populates="user", passive_deletes=True)
+
+
+def new_job_id() -> str:
+    """Return a fresh job id; blob ids derive from it, so it is chosen before the upload."""
+    return uuid.uuid4().hex
+
+
+class Job(Base):
+    """One video's way to an MP3; the source of truth for the pipeline, not the broker."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_user_created", "user_id", "created_at"),
+        Index("ix_jobs_state_updated", "state", "updated_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_job_id)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(16), default=JobState.QUEUED.value)
+    failed_step: Mapped[str | None] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+
+    original_filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str | None] = mapped_column(String(127))
+    video_blob_id: Mapped[str | None] = mapped_column(String(64))
+    video_size: Mapped[int | None] = mapped_column(BigInteger)
+    mp3_blob_id: Mapped[str | None] = mapped_column(String(64))
+    mp3_size: Mapped[int | None] = mapped_column(BigInteger)
+    mp3_sha256: Mapped[str | None] = mapped_column(String(64))
+    mp3_duration: Mapped[float | None] = mapped_column(Float)
+    mp3_bitrate: Mapped[int | None] = mapped_column(Integer)
+
+    duration: Mapped[float | None] = mapped_column(Float)
+    media: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    options: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    keep_video: Mapped[bool] = mapped_column(Boolean, default=False)
+    webhook_url: Mapped[str | None] = mapped_column(String(2048))
+
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    converted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    stored_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    notified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(back_populates="jobs")
+
+    @property
+    def job_state(self) -> JobState:
+        """Return the state as the enum."""
+        return JobState(self.state)
+
+    def move_to(self, target: JobState) -> None:
+        """Change state, refusing a change the state machine does not allow."""
+        check_transition(self.job_state, target)
+        self.state = target.value
+        self.updated_at = utcnow()
+        if target.finished:
+            self.finished_at = utcnow()
+
+    def fail(self, step: Step, reason: str) -> None:
+        """Mark the job failed at `step` with a reason its owner can read."""
+        self.move_to(JobState.FAILED)
+        self.failed_step = step.value
+        self.reason = reason
+
+
+class LoginThrottle(Base):
+    """Failed logins per key (account or client address), shared by every web worker."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(320), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
