@@ -67,9 +67,7 @@ class Settings:
                 f"sqlite:///{data_dir / 'vid2mp3.db'}",
                 ("sqlite", "mysql+pymysql", "mysql"),
             ),
-            storage_url=env.url(
-                "STORAGE_URL", f"file://{data_dir / 'blobs'}", ("file", "mongodb")
-            ),
+            storage_url=env.url("STORAGE_URL", f"file://{data_dir / 'blobs'}", ("file", "mongodb")),
             broker_url=env.url("BROKER_URL", "stub://", ("stub", "amqp", "amqps", "redis")),
             smtp_url=env.url(
                 "SMTP_URL", f"file://{data_dir / 'outbox'}", ("file", "smtp", "smtps")
