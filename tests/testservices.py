@@ -114,9 +114,7 @@ class RunServices:
         self._database = f"vid2mp3_test_{uuid.uuid4().hex[:10]}"
         admin = sqlalchemy.create_engine(MYSQL_ADMIN_URL, connect_args={"connect_timeout": 5})
         with admin.begin() as connection:
-            connection.exec_driver_sql(
-                f"CREATE DATABASE `{self._database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-            )
+            connection.exec_driver_sql(f"CREATE DATABASE `{self._database}` CHARACTER SET utf8mb4")
         admin.dispose()
         url = f"{MYSQL_ADMIN_URL}/{self._database}"
         command.upgrade(alembic_config(url), "head")
@@ -127,8 +125,10 @@ class RunServices:
         port = free_port()
         server = shutil.which("secantusd-py") or str(Path(sys.executable).parent / "secantusd-py")
         self._mongo = subprocess.Popen(
-            [server, "--host", "127.0.0.1", "--port", str(port), "--standalone"]
-            + ["--storage-path", self._mongo_dir, "--cache-size", "256M"],
+            [
+                *(server, "--host", "127.0.0.1", "--port", str(port), "--standalone"),
+                *("--storage-path", self._mongo_dir, "--cache-size", "256M"),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

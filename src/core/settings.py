@@ -153,7 +153,9 @@ class _Reader:
             try:
                 value = Path(file_name).read_text().strip()
             except OSError as error:
-                raise SettingsError(f"{name}_FILE: cannot read {file_name}: {error.strerror}")
+                raise SettingsError(
+                    f"{name}_FILE: cannot read {file_name}: {error.strerror}"
+                ) from None
         if value is not None and name.endswith("SECRET") and len(value) < 32:
             raise SettingsError(f"{name}: must be at least 32 characters long")
         return value
