@@ -1,0 +1,292 @@
+"""Convert one media file to MP3 with a single supervised ffmpeg process.
+
+Owns the plan (which stream, copy or encode, rate, channels, bitrate), the ffmpeg command, the
+progress reporting, the atomic write of the result, and the mapping of ffmpeg failures onto
+:mod:`conversion.errors`. No decoded audio passes through Python: ffmpeg reads the source and
+writes the MP3 itself, we only read its progress lines and the tail of its error log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from .errors import (
+    ConversionError,
+    ConversionKilled,
+    InvalidOptionsError,
+    NoAudioStreamError,
+    NotMediaError,
+    OutOfDiskError,
+    TooLongError,
+)
+from .ffmpeg import ffmpeg_exe, input_args, output_arg
+from .options import MP3_SAMPLE_RATES, ConversionOptions, max_bitrate, nearest_sample_rate
+from .probe import AudioStream, MediaInfo, probe
+from .process import CancelCheck, run_ffmpeg
+
+# deadline_for(): a fixed allowance for process start, probing and a busy machine, plus one
+# second per second of media. libmp3lame runs at ~180x realtime on one core here and loudnorm at
+# ~35x, so a conversion slower than realtime is stuck or starved, not merely slow.
+DEADLINE_BASE = 60.0
+DEADLINE_PER_MEDIA_SECOND = 1.0
+# At most this many progress callbacks per second.
+PROGRESS_INTERVAL = 0.5
+# EBU R128 targets for spoken word and music on streaming platforms.
+LOUDNORM_FILTER = "loudnorm=I=-16:TP=-1.5:LRA=11"
+# Container bookkeeping that is not worth an ID3 frame.
+_DROPPED_TAGS = ("major_brand", "minor_version", "compatible_brands", "encoder")
+COVER_MAX_WIDTH = 600
+
+ProgressCallback = Callable[[float], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class ConversionResult:
+    """What was written. ``bitrate`` is kbit/s: the CBR rate, else the file's average."""
+
+    duration: float
+    bitrate: int | None
+    sample_rate: int
+    channels: int
+    size: int
+    copied_stream: bool
+    media: MediaInfo
+
+
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    stream: AudioStream
+    copy: bool
+    sample_rate: int
+    channels: int
+    bitrate: int | None  # None with VBR or copy
+    start: float | None
+    length: float | None  # seconds to encode from start, None for "to the end"
+    expected_duration: float | None
+    cover: bool
+
+
+def deadline_for(duration: float | None, now: float | None = None) -> float:
+    """Return an absolute :func:`time.monotonic` deadline for converting ``duration`` seconds.
+
+    The formula is ``now + DEADLINE_BASE + DEADLINE_PER_MEDIA_SECOND * duration``, i.e. one minute
+    plus realtime; an unknown duration counts as one hour.
+    """
+    if now is None:
+        now = time.monotonic()
+    seconds = 3600.0 if duration is None else max(0.0, duration)
+    return now + DEADLINE_BASE + DEADLINE_PER_MEDIA_SECOND * seconds
+
+
+def to_mp3(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    options: ConversionOptions | None = None,
+    on_progress: ProgressCallback | None = None,
+    deadline: float | None = None,
+    cancel: CancelCheck | None = None,
+    max_duration: float | None = None,
+    media: MediaInfo | None = None,
+    fallback_title: str | None = None,
+) -> ConversionResult:
+    """Convert ``src`` to an MP3 at ``dst`` and describe the result.
+
+    ``deadline`` is an absolute :func:`time.monotonic` value (see :func:`deadline_for`); ``cancel``
+    is a :class:`threading.Event` or a callable returning True to stop. ``media`` skips the probe
+    when the caller already has it. ``fallback_title`` (default: the source's file name stem)
+    becomes the title when neither the options nor the source provide one. ``dst`` appears
+    atomically, only on success. Raise a :class:`~conversion.errors.ConversionError` subclass on
+    failure.
+    """
+    options = options or ConversionOptions()
+    if media is None:
+        media = probe(src, deadline=deadline, cancel=cancel)
+    if max_duration is not None and media.duration is not None and media.duration > max_duration:
+        raise TooLongError(media.duration, max_duration)
+    plan = _plan(media, options)
+    title = options.title or media.tags.get("title") or fallback_title or Path(src).stem
+    dst = Path(dst)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".part", dir=dst.parent)
+    os.close(fd)
+    try:
+        progress = _Progress(plan.expected_duration, on_progress, max_duration)
+        outcome = run_ffmpeg(
+            _command(src, tmp_name, plan, options, title),
+            deadline=deadline,
+            cancel=cancel,
+            on_stdout_line=progress.feed,
+        )
+        if outcome.returncode != 0:
+            raise classify_failure(outcome.returncode, outcome.stderr)
+        size = os.stat(tmp_name).st_size
+        os.replace(tmp_name, dst)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+    # A copied stream's timestamps include the source's start offset; trust the container then.
+    if plan.copy:
+        duration = plan.expected_duration or progress.out_time or 0.0
+    else:
+        duration = progress.out_time or plan.expected_duration or 0.0
+    if on_progress is not None:
+        on_progress(100.0)
+    return ConversionResult(
+        duration=duration,
+        bitrate=plan.bitrate or (round(size * 8 / duration / 1000) if duration else None),
+        sample_rate=plan.sample_rate,
+        channels=plan.channels,
+        size=size,
+        copied_stream=plan.copy,
+        media=media,
+    )
+
+
+def _plan(media: MediaInfo, options: ConversionOptions) -> _Plan:
+    """Decide what ffmpeg has to do for ``media`` under ``options``."""
+    stream = _choose_stream(media, options.audio_track)
+    duration = media.duration
+    start = options.start or None
+    if start is not None and duration is not None and start >= duration:
+        raise InvalidOptionsError("start", f"is past the end of the media ({duration:.1f} s)")
+    end = options.end
+    if end is not None and duration is not None:
+        end = min(end, duration)
+    length = None if end is None else end - (start or 0.0)
+    expected = length if length is not None else duration
+    if expected is not None and start is not None and length is None:
+        expected -= start
+
+    copy = (
+        stream.codec == "mp3"
+        and not options.changes_audio
+        and stream.sample_rate in MP3_SAMPLE_RATES
+        and (stream.channels or 0) in (1, 2)
+    )
+    if copy:
+        return _Plan(
+            stream, True, stream.sample_rate, stream.channels, None, None, None, expected,
+            options.cover and media.has_video,
+        )  # fmt: skip
+    sample_rate = options.sample_rate or nearest_sample_rate(stream.sample_rate or 44100)
+    bitrate = options.effective_bitrate
+    if bitrate is not None:
+        # The source decides the rate when none was asked for; keep the bitrate legal for it.
+        bitrate = min(bitrate, max_bitrate(sample_rate))
+    return _Plan(
+        stream, False, sample_rate, options.channels, bitrate, start, length, expected,
+        options.cover and media.has_video,
+    )  # fmt: skip
+
+
+def _choose_stream(media: MediaInfo, track: int | None) -> AudioStream:
+    if not media.audio_streams:
+        raise NoAudioStreamError()
+    if track is None:
+        return media.default_audio
+    if track >= len(media.audio_streams):
+        count = len(media.audio_streams)
+        raise InvalidOptionsError(
+            "audio_track",
+            f"the file has {count} audio track{'s' if count > 1 else ''} (0 to {count - 1})",
+        )
+    return media.audio_streams[track]
+
+
+def _command(
+    src: str | os.PathLike[str],
+    tmp: str,
+    plan: _Plan,
+    options: ConversionOptions,
+    title: str,
+) -> list[str]:
+    """Build the one ffmpeg command line of a conversion."""
+    args = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-nostats"]
+    args += ["-progress", "pipe:1"]
+    if plan.start is not None:
+        # As an input option -ss seeks, then decodes accurately from the preceding keyframe.
+        args += ["-ss", f"{plan.start:.6f}"]
+    args += input_args(src)
+    args += ["-map", f"0:a:{plan.stream.index}"]
+    if plan.length is not None:
+        args += ["-t", f"{plan.length:.6f}"]
+    if plan.copy:
+        args += ["-c:a", "copy"]
+    else:
+        args += ["-c:a", "libmp3lame"]
+        if plan.bitrate is not None:
+            args += ["-b:a", f"{plan.bitrate}k"]
+        else:
+            args += ["-q:a", str(options.vbr_quality)]
+        if options.normalize:
+            args += ["-af", LOUDNORM_FILTER]
+        args += ["-ar", str(plan.sample_rate), "-ac", str(plan.channels)]
+    if plan.cover:
+        # One frame becomes the ID3 APIC picture. trim (not -frames:v, which would end the whole
+        # output with that frame) closes the video branch, so the rest is never decoded.
+        args += ["-map", "0:v:0", "-c:v", "mjpeg", "-disposition:v:0", "attached_pic"]
+        args += ["-filter:v", f"trim=end_frame=1,scale='min(iw,{COVER_MAX_WIDTH})':-1"]
+    else:
+        args += ["-vn"]
+    args += ["-sn", "-dn", "-map_metadata", "0", "-map_chapters", "-1"]
+    for key in _DROPPED_TAGS:
+        args += ["-metadata", f"{key}="]
+    args += ["-metadata", f"title={title}"]
+    if options.artist:
+        args += ["-metadata", f"artist={options.artist}"]
+    if options.album:
+        args += ["-metadata", f"album={options.album}"]
+    args += ["-id3v2_version", "3", "-write_xing", "1", "-f", "mp3", "-y", output_arg(tmp)]
+    return args
+
+
+class _Progress:
+    """Turn ffmpeg's ``-progress`` lines into throttled percentages."""
+
+    def __init__(
+        self,
+        expected: float | None,
+        on_progress: ProgressCallback | None,
+        max_duration: float | None,
+    ) -> None:
+        self._expected = expected
+        self._on_progress = on_progress
+        self._max_duration = max_duration
+        self._last_report = float("-inf")
+        self.out_time: float | None = None
+
+    def feed(self, line: str) -> None:
+        key, _, value = line.partition("=")
+        if key != "out_time_us" or not value.lstrip("-").isdigit():
+            return
+        self.out_time = max(0.0, int(value) / 1e6)
+        # Containers that do not state a duration can still be held to the maximum.
+        if self._max_duration is not None and self.out_time > self._max_duration:
+            raise TooLongError(self.out_time, self._max_duration)
+        now = time.monotonic()
+        if self._on_progress is None or not self._expected:
+            return
+        if now - self._last_report >= PROGRESS_INTERVAL:
+            self._last_report = now
+            self._on_progress(min(100.0, 100.0 * self.out_time / self._expected))
+
+
+def classify_failure(returncode: int, stderr: str) -> ConversionError:
+    """Map a failed ffmpeg run (exit status and stderr tail) onto a typed error."""
+    detail = stderr[-2000:]
+    lowered = stderr.lower()
+    if "no space left on device" in lowered or "disk quota exceeded" in lowered:
+        return OutOfDiskError(detail=detail)
+    if returncode < 0 or "received signal" in lowered:
+        return ConversionKilled(detail=detail)
+    if any(
+        marker in lowered
+        for marker in ("invalid data found", "error while decoding", "decoding error", "corrupt")
+    ):
+        return NotMediaError("The file's audio could not be decoded; it may be damaged.", detail)
+    return ConversionError("The conversion failed.", permanent=False, detail=detail)
