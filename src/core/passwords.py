@@ -58,6 +58,8 @@ def verify_dummy(password: str) -> bool:
 
 def needs_rehash(password_hash: str) -> bool:
     """Tell whether `password_hash` was made with other parameters (or is not ours at all)."""
+    if not isinstance(password_hash, str | bytes):
+        return True
     try:
         return _HASHER.check_needs_rehash(password_hash)
     except (InvalidHashError, ValueError, TypeError):
