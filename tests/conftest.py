@@ -12,14 +12,13 @@ from core.settings import Settings
 from testservices import (
     RABBITMQ_URL,
     REDIS_URL,
+    TEST_PASSWORD,
+    TEST_SECRET,
     RunServices,
     port_open,
     service_url,
     unavailable,
 )
-
-TEST_PASSWORD = "correct horse battery staple"
-TEST_SECRET = "test-secret-" + "x" * 40
 
 _run_services = RunServices()
 

@@ -26,6 +26,8 @@ RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 _ENV_PREFIX = "VID2MP3_TEST_"
+TEST_PASSWORD = "correct horse battery staple"
+TEST_SECRET = "test-secret-" + "x" * 40
 
 
 def in_ci() -> bool:

@@ -1,0 +1,63 @@
+"""Build the long-lived services of a process (database, blob store, tokens) from settings."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from core.db import make_engine, make_sessions
+from core.settings import Settings
+from core.storage import BlobStore, open_store
+from core.tokens import TokenService
+
+
+@dataclasses.dataclass
+class Services:
+    """What one process holds open; `close()` releases it at shutdown."""
+
+    settings: Settings
+    engine: object
+    sessions: object
+    store: BlobStore
+    tokens: TokenService
+
+    def close(self) -> None:
+        """Close the store and the database pool."""
+        self.store.close()
+        self.engine.dispose()
+
+
+def build_services(settings: Settings) -> Services:
+    """Open the database pool and the blob store, and set up token signing."""
+    engine = make_engine(settings.database_url)
+    return Services(
+        settings=settings,
+        engine=engine,
+        sessions=make_sessions(engine),
+        store=open_store(settings.storage_url),
+        tokens=make_tokens(settings),
+    )
+
+
+def make_tokens(settings: Settings) -> TokenService:
+    """Return the token service for API and download-link tokens."""
+    return TokenService(
+        settings.signing_secret(),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        ttl_seconds=settings.jwt_ttl_seconds,
+    )
+
+
+def configure_logging(settings: Settings) -> None:
+    """Log one line per event, as JSON in production (LOG_FORMAT=json) or as plain text."""
+    handler = logging.StreamHandler()
+    if settings.log_format == "json":
+        from vid2mp3.jsonlog import JsonFormatter
+
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.log_level)

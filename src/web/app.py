@@ -1,0 +1,53 @@
+"""Assemble the Falcon app from its dependencies; nothing here reads the environment."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import falcon
+from sqlalchemy import text
+
+from core.settings import Settings
+from core.storage import BlobStore
+from core.tokens import TokenService
+from web import errors
+from web.auth import AuthMiddleware
+from web.resources.download import DownloadByFileResource, JobMp3Resource, SignedLinkResource
+from web.resources.health import LivenessResource, ReadinessResource
+from web.resources.jobs import JobResource, JobsResource
+from web.resources.login import LoginResource, ValidateResource
+from web.resources.upload import UploadResource
+
+
+def create_app(
+    settings: Settings,
+    sessions,
+    store: BlobStore,
+    tokens: TokenService,
+    enqueue: Callable[..., None],
+    broker_check: Callable[[], None] | None = None,
+) -> falcon.App:
+    """Return the WSGI app; `enqueue(job_id, step)` hands a committed job to the pipeline."""
+    app = falcon.App(middleware=[AuthMiddleware(tokens, sessions)])
+    app.req_options.strip_url_path_trailing_slash = True
+    errors.install(app)
+
+    def database_check() -> None:
+        with sessions() as session:
+            session.execute(text("SELECT 1"))
+
+    checks = {"database": database_check, "storage": store.ping}
+    if broker_check is not None:
+        checks["broker"] = broker_check
+
+    app.add_route("/healthz", LivenessResource())
+    app.add_route("/readyz", ReadinessResource(checks))
+    app.add_route("/login", LoginResource(settings, sessions, tokens))
+    app.add_route("/validate", ValidateResource())
+    app.add_route("/upload", UploadResource(settings, sessions, store, enqueue))
+    app.add_route("/jobs", JobsResource(sessions))
+    app.add_route("/jobs/{job_id}", JobResource(sessions))
+    app.add_route("/jobs/{job_id}/mp3", JobMp3Resource(sessions, store))
+    app.add_route("/download", DownloadByFileResource(sessions, store))
+    app.add_route("/d/{token}", SignedLinkResource(sessions, store, tokens))
+    return app

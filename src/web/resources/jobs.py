@@ -1,0 +1,114 @@
+"""List and show the caller's jobs; admins see everyone's. Another user's job is a 404."""
+
+from __future__ import annotations
+
+import re
+
+import falcon
+from sqlalchemy import func, select
+
+from core.db import session_scope
+from core.models import Job
+from web.auth import Principal
+from web.errors import Problem, not_found
+
+_JOB_ID = re.compile(r"^[0-9a-f]{32}$")
+MAX_PAGE = 100
+
+
+def visible_job(session, principal: Principal, job_id: str) -> Job:
+    """Return the job if the caller may see it, else raise 404 (never 403: ids stay private)."""
+    job = session.get(Job, job_id) if _JOB_ID.match(job_id or "") else None
+    if job is None or not (principal.is_admin or job.user_id == principal.id):
+        raise not_found("job")
+    return job
+
+
+def job_json(job: Job) -> dict:
+    """Return the public representation of a job."""
+    links = {"self": f"/jobs/{job.id}"}
+    if job.mp3_blob_id and job.stored_at is not None:
+        links["mp3"] = f"/jobs/{job.id}/mp3"
+        links["download"] = f"/download?fid={job.mp3_blob_id}"
+    return {
+        "id": job.id,
+        "state": job.state,
+        "progress": round(job.progress or 0.0, 1),
+        "filename": job.original_filename,
+        "failed_step": job.failed_step,
+        "reason": job.reason,
+        "attempts": job.attempts,
+        "video_size": job.video_size,
+        "mp3_size": job.mp3_size,
+        "mp3_duration": job.mp3_duration,
+        "mp3_bitrate": job.mp3_bitrate,
+        "duration": job.duration,
+        "media": job.media,
+        "options": job.options,
+        "created_at": _iso(job.created_at),
+        "updated_at": _iso(job.updated_at),
+        "started_at": _iso(job.started_at),
+        "finished_at": _iso(job.finished_at),
+        "notified_at": _iso(job.notified_at),
+        "links": links,
+    }
+
+
+def _iso(value):
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+class JobsResource:
+    """`GET /jobs`: the caller's jobs, newest first, `limit`/`offset` paginated."""
+
+    def __init__(self, sessions) -> None:
+        self._sessions = sessions
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        principal: Principal = req.context.principal
+        limit = _int_param(req, "limit", 20, 1, MAX_PAGE)
+        offset = _int_param(req, "offset", 0, 0, None)
+        query = select(Job)
+        count = select(func.count()).select_from(Job)
+        if not (principal.is_admin and req.get_param_as_bool("all", default=False)):
+            query = query.where(Job.user_id == principal.id)
+            count = count.where(Job.user_id == principal.id)
+        with session_scope(self._sessions) as session:
+            total = session.scalar(count)
+            jobs = session.scalars(
+                query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit).offset(offset)
+            ).all()
+            items = [job_json(job) for job in jobs]
+        next_offset = offset + limit
+        resp.media = {
+            "items": items,
+            "total": total,
+            "limit": limit,
+            "offset": offset,
+            "next": f"/jobs?limit={limit}&offset={next_offset}" if next_offset < total else None,
+        }
+
+
+class JobResource:
+    """`GET /jobs/{id}`: one job's state, progress and facts."""
+
+    def __init__(self, sessions) -> None:
+        self._sessions = sessions
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, job_id: str) -> None:
+        with session_scope(self._sessions) as session:
+            resp.media = job_json(visible_job(session, req.context.principal, job_id))
+
+
+def _int_param(req, name, default, low, high):
+    raw = req.get_param(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise Problem(falcon.HTTP_400, f"query parameter {name} must be a whole number") from None
+    if value < low or (high is not None and value > high):
+        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise Problem(falcon.HTTP_400, f"query parameter {name} must be {bound}")
+    return value

@@ -1,0 +1,26 @@
+"""Make small test media with the ffmpeg that ships in imageio-ffmpeg (no binaries committed)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import imageio_ffmpeg
+
+FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def make_clip(path: Path, seconds: float = 2.0, *, audio: bool = True, video: bool = True) -> Path:
+    """Write an H.264/AAC MP4 (or other container by suffix) of `seconds` from lavfi sources."""
+    args = [FFMPEG, "-nostdin", "-loglevel", "error", "-y"]
+    if video:
+        args += ["-f", "lavfi", "-i", f"testsrc=size=160x120:rate=15:duration={seconds}"]
+    if audio:
+        args += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=44100:duration={seconds}"]
+    if video:
+        args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+    if audio and path.suffix in (".mp4", ".m4a", ".mov"):
+        args += ["-c:a", "aac", "-b:a", "64k"]
+    args += ["-shortest", str(path)]
+    subprocess.run(args, check=True)
+    return path
