@@ -30,6 +30,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
+import bson
+import bson.errors
 import gridfs
 import pymongo
 from gridfs.errors import FileExists
@@ -142,6 +144,10 @@ class GridFSStore(BlobStore):
         replace: bool = False,
     ) -> BlobInfo:
         check_put_args(bucket, blob_id, max_bytes, chunk_size)
+        try:
+            bson.encode(dict(metadata or {}))
+        except (bson.errors.InvalidDocument, TypeError, OverflowError) as exc:
+            raise ValueError(f"metadata cannot be stored in MongoDB: {exc}") from None
         try:
             exists = self._files(bucket).find_one({"_id": blob_id}, {"_id": 1}) is not None
         except PyMongoError as exc:
@@ -321,7 +327,10 @@ class GridFSStore(BlobStore):
 
     def ping(self) -> None:
         try:
-            with pymongo.timeout(PING_TIMEOUT_S):
+            # pymongo.timeout() replaces serverSelectionTimeoutMS rather than capping it, so
+            # take the smaller of the two or a short URL setting would be ignored.
+            limit = min(PING_TIMEOUT_S, self._client.options.server_selection_timeout)
+            with pymongo.timeout(limit):
                 self._client.admin.command("ping")
         except PyMongoError as exc:
             raise _unavailable(exc) from exc
