@@ -22,7 +22,7 @@ MAX_TAG_LENGTH = 250
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
-_CLOCK_RE = re.compile(r"^(?:(\d+):)?(\d{1,2}):(\d{1,2}(?:\.\d+)?)$")
+_CLOCK_RE = re.compile(r"^(?:(\d+):)?(\d+):(\d{1,2}(?:\.\d+)?)$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -197,6 +197,8 @@ def _parse_time(name: str, text: str) -> float:
     """Parse seconds ("90.5") or a clock time ("1:30", "0:01:30.5")."""
     if clock := _CLOCK_RE.match(text):
         hours, minutes, seconds = clock.groups()
+        if float(seconds) >= 60 or (hours is not None and int(minutes) >= 60):
+            raise InvalidOptionsError(name, "is not a valid time")
         return int(hours or 0) * 3600 + int(minutes) * 60 + float(seconds)
     try:
         return float(text)
