@@ -14,10 +14,15 @@ from core.storage import open_store
 BIG = 20 * 1024 * 1024  # more than 16 MB: bigger than one BSON document, many GridFS chunks
 
 
-def with_database(uri: str, name: str) -> str:
+def _with_database(uri: str, name: str) -> str:
     """Return `uri` with its database path set to `name`, keeping host list and query."""
     parts = urlsplit(uri)
     return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
+
+
+@pytest.fixture(scope="session")
+def with_database():
+    return _with_database
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +39,7 @@ def backend(request) -> str:
 def store_url(backend, request, tmp_path) -> str:
     if backend == "gridfs":
         mongo_uri = request.getfixturevalue("mongo_uri")
-        return with_database(mongo_uri, f"t_{uuid.uuid4().hex[:12]}")
+        return _with_database(mongo_uri, f"t_{uuid.uuid4().hex[:12]}")
     return (tmp_path / "blobs").as_uri()
 
 

@@ -21,7 +21,7 @@ from core.storage import (
     open_store,
 )
 
-from .conftest import BIG
+BIG = 20 * 1024 * 1024  # as big_data in conftest.py: > 16 MB, many GridFS chunks
 
 
 class PieceReader:
@@ -319,14 +319,17 @@ def test_open_store_urls(tmp_path):
     assert (tmp_path / "with space" / "mp3s" / "x.json").exists()
 
 
-def test_database_name_comes_from_the_url(mongo_uri):
+def test_database_name_comes_from_the_url(mongo_uri, with_database):
     from core.storage.gridfs import GridFSStore
 
-    from .conftest import with_database
-
-    assert GridFSStore(mongo_uri).database_name == "vid2mp3"
-    assert GridFSStore(with_database(mongo_uri, "other")).database_name == "other"
-    assert GridFSStore(with_database(mongo_uri + "/?appname=x", "q")).database_name == "q"
+    cases = [
+        (mongo_uri, "vid2mp3"),
+        (with_database(mongo_uri, "other"), "other"),
+        (with_database(mongo_uri + "/?appname=x", "q"), "q"),
+    ]
+    for url, name in cases:
+        with GridFSStore(url) as store:
+            assert store.database_name == name
 
 
 def test_racing_writers_of_one_id(store, leftovers, backend):
