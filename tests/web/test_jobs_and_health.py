@@ -1,0 +1,95 @@
+"""List and show jobs (own only, newest first, paginated); liveness and readiness probes."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from core.db import session_scope
+from core.models import Job, utcnow
+from core.storage import open_store
+from vid2mp3.services import build_services
+from web.app import create_app
+
+
+def add_jobs(sessions, user, count):
+    base = utcnow()
+    jobs = [
+        Job(
+            user_id=user.id,
+            original_filename=f"clip{i}.mp4",
+            created_at=base + dt.timedelta(seconds=i),
+        )
+        for i in range(count)
+    ]
+    with session_scope(sessions) as session:
+        session.add_all(jobs)
+    return [job.id for job in reversed(jobs)]
+
+
+def test_jobs_are_listed_newest_first_and_paginated(client, auth, user, sessions, make_user):
+    newest_first = add_jobs(sessions, user, 5)
+    add_jobs(sessions, make_user(), 2)
+    first = client.simulate_get("/jobs", params={"limit": 2}, headers=auth).json
+    assert first["total"] == 5
+    assert [item["id"] for item in first["items"]] == newest_first[:2]
+    second = client.simulate_get(first["next"], headers=auth).json
+    assert [item["id"] for item in second["items"]] == newest_first[2:4]
+    last = client.simulate_get("/jobs", params={"limit": 2, "offset": 4}, headers=auth).json
+    assert last["next"] is None
+    assert [item["id"] for item in last["items"]] == newest_first[4:]
+
+
+def test_bad_pagination_is_400(client, auth):
+    for params in ({"limit": 0}, {"limit": 101}, {"offset": -1}, {"limit": "ten"}):
+        result = client.simulate_get("/jobs", params=params, headers=auth)
+        assert result.status_code == 400, params
+        assert result.json["detail"].startswith("query parameter")
+
+
+def test_one_job_shows_state_and_links(client, auth, user, sessions):
+    (job_id,) = add_jobs(sessions, user, 1)
+    result = client.simulate_get(f"/jobs/{job_id}", headers=auth)
+    assert result.status_code == 200
+    assert result.json["state"] == "queued"
+    assert result.json["links"] == {"self": f"/jobs/{job_id}"}
+
+
+def test_unknown_route_is_a_problem(client, auth):
+    result = client.simulate_get("/nowhere", headers=auth)
+    assert result.status_code == 404
+    assert result.headers["content-type"] == "application/problem+json"
+
+
+def test_health_needs_no_token(client):
+    assert client.simulate_get("/healthz").json == {"status": "ok"}
+    ready = client.simulate_get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json["checks"] == {"database": "ok", "storage": "ok"}
+
+
+def test_readiness_names_what_is_down(settings):
+    services = build_services(settings)
+    down_store = open_store("mongodb://127.0.0.1:1/x?serverSelectionTimeoutMS=300")
+
+    def broker_down():
+        raise ConnectionError("broker unreachable")
+
+    try:
+        import falcon.testing
+
+        app = create_app(
+            settings,
+            services.sessions,
+            down_store,
+            services.tokens,
+            enqueue=lambda *a: None,
+            broker_check=broker_down,
+        )
+        result = falcon.testing.TestClient(app).simulate_get("/readyz")
+    finally:
+        down_store.close()
+        services.close()
+    assert result.status_code == 503
+    assert result.headers["retry-after"]
+    assert result.json["detail"] == "not ready: storage, broker unavailable"
+    assert result.json["checks"]["database"] == "ok"
