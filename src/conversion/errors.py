@@ -26,7 +26,9 @@ class NotMediaError(ConversionError):
     """Signal that the input is not a readable audio/video file."""
 
     def __init__(
-        self, reason: str = "The file is not a media file.", detail: str | None = None
+        self,
+        reason: str = "The file is not a media file, or it is damaged.",
+        detail: str | None = None,
     ) -> None:
         super().__init__(reason, permanent=True, detail=detail)
 

@@ -32,6 +32,12 @@ _LAYOUT_CHANNELS = {
     "cube": 8,
 }
 
+TRUNCATED_MP4_REASON = (
+    "The file is incomplete: its MP4 index (the 'moov' atom) is missing, "
+    "which usually means the upload or recording was cut short."
+)
+_MP4_FIRST_BOXES = (b"ftyp", b"mdat", b"moov", b"free", b"skip", b"wide")
+
 _INPUT_RE = re.compile(r"^Input #0, (?P<format>.+), from '")
 _DURATION_RE = re.compile(r"^\s+Duration: (?:(?P<h>\d+):(?P<m>\d\d):(?P<s>\d\d(?:\.\d+)?)|N/A)")
 _STREAM_RE = re.compile(
@@ -103,7 +109,18 @@ def probe(
         stderr_head=4 << 20,
         stderr_tail=4096,
     )
-    return parse_probe(result.stderr)
+    try:
+        return parse_probe(result.stderr)
+    except NotMediaError as error:
+        # ffmpeg guesses MP4 from the name alone; only a file that starts like one is "truncated".
+        if error.reason == TRUNCATED_MP4_REASON and not _looks_like_mp4(path):
+            raise NotMediaError() from None
+        raise
+
+
+def _looks_like_mp4(path: str | os.PathLike[str]) -> bool:
+    with open(path, "rb") as file:
+        return file.read(8)[4:8] in _MP4_FIRST_BOXES
 
 
 def parse_probe(text: str) -> MediaInfo:
@@ -241,14 +258,11 @@ def _split_top_level(text: str) -> list[str]:
 def _open_error(text: str) -> Exception:
     """Turn ffmpeg's complaint about an input it could not open into an exception."""
     if "moov atom not found" in text:
-        return NotMediaError(
-            "The file is incomplete: its MP4 index (the 'moov' atom) is missing, "
-            "which usually means the upload or recording was cut short."
-        )
+        return NotMediaError(TRUNCATED_MP4_REASON)
     if "Format not on whitelist" in text:
         return NotMediaError("The file's format is not an audio or video format we accept.")
     if "No such file or directory" in text:
         return FileNotFoundError("The input file does not exist.")
     if "Permission denied" in text:
         return PermissionError("The input file cannot be read.")
-    return NotMediaError("The file is not a media file, or it is damaged.")
+    return NotMediaError()

@@ -128,6 +128,14 @@ def test_probe_rejects_non_media(corpus, name, words) -> None:
     assert str(corpus.root) not in error.reason  # no paths in user-facing reasons
 
 
+def test_random_bytes_named_mp4_are_not_called_truncated(corpus, tmp_path) -> None:
+    fake = tmp_path / "fake.mp4"
+    fake.write_bytes(corpus["random.bin"].read_bytes())
+    with pytest.raises(NotMediaError) as caught:
+        probe(fake)
+    assert "not a media file" in caught.value.reason
+
+
 def test_probe_missing_file(tmp_path) -> None:
     with pytest.raises(FileNotFoundError):
         probe(tmp_path / "nope.mp4")
