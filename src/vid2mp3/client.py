@@ -1,0 +1,172 @@
+"""`vid2mp3 submit`: log in, upload a file with a progress bar, wait for the job, fetch the MP3.
+
+Standard library only, so the client works anywhere the package installs.
+"""
+
+from __future__ import annotations
+
+import base64
+import getpass
+import http.client
+import json
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit
+
+CHUNK = 1 << 20
+FINISHED = {"done", "failed", "cancelled"}
+
+
+class ClientError(Exception):
+    """The server refused a request; the message is its problem detail."""
+
+
+class Connection:
+    """A small HTTP helper bound to one server URL."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ClientError(f"expected an http(s) URL, got {url!r}")
+        factory = (
+            http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        )
+        self._connect = lambda: factory(parts.hostname, parts.port, timeout=60)
+        self.token: str | None = None
+
+    def request(self, method: str, path: str, headers=None, body=None):
+        connection = self._connect()
+        headers = dict(headers or {})
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        if response.status >= 400:
+            raise ClientError(_problem_detail(response))
+        return connection, response
+
+    def json(self, method: str, path: str, headers=None, body=None) -> dict:
+        connection, response = self.request(method, path, headers, body)
+        try:
+            return json.loads(response.read())
+        finally:
+            connection.close()
+
+
+def submit(file: str, url: str, user: str | None, output: str | None) -> int:
+    """Run the whole round trip; return 0 on a downloaded MP3, 1 otherwise."""
+    source = Path(file)
+    if not source.is_file():
+        print(f"vid2mp3: no such file: {file}", file=sys.stderr)
+        return 2
+    server = Connection(url)
+    email = user or input("E-mail: ")
+    password = os.environ.get("VID2MP3_PASSWORD") or getpass.getpass("Password: ")
+    try:
+        credentials = base64.b64encode(f"{email}:{password}".encode()).decode()
+        login = server.json("POST", "/login", {"Authorization": f"Basic {credentials}"})
+        server.token = login["access_token"]
+        job = _upload(server, source)
+        job = _wait(server, job["id"])
+        if job["state"] != "done":
+            print(f"vid2mp3: job {job['id']} {job['state']}: {job.get('reason')}", file=sys.stderr)
+            return 1
+        target = Path(output) if output else source.with_suffix(".mp3")
+        _download(server, job, target)
+    except (ClientError, OSError) as error:
+        print(f"vid2mp3: {error}", file=sys.stderr)
+        return 1
+    print(f"saved {target}", file=sys.stderr)
+    return 0
+
+
+def _upload(server: Connection, source: Path) -> dict:
+    boundary = uuid.uuid4().hex
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+        f'filename="{_quoted(source.name)}"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+    ).encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    size = source.stat().st_size
+    bar = Progress("upload", size)
+
+    def body():
+        yield head
+        with source.open("rb") as stream:
+            while chunk := stream.read(CHUNK):
+                bar.advance(len(chunk))
+                yield chunk
+        yield tail
+
+    headers = {
+        "Content-Type": f"multipart/form-data; boundary={boundary}",
+        "Content-Length": str(len(head) + size + len(tail)),
+    }
+    job = server.json("POST", "/upload", headers, body())
+    bar.done()
+    return job
+
+
+def _wait(server: Connection, job_id: str) -> dict:
+    bar = Progress("convert", 100)
+    while True:
+        job = server.json("GET", f"/jobs/{job_id}")
+        bar.set(job["progress"] if job["state"] != "done" else 100)
+        if job["state"] in FINISHED:
+            bar.done()
+            return job
+        time.sleep(1)
+
+
+def _download(server: Connection, job: dict, target: Path) -> None:
+    connection, response = server.request("GET", f"/jobs/{job['id']}/mp3")
+    bar = Progress("download", int(response.getheader("Content-Length") or 0))
+    partial = target.with_name(target.name + ".part")
+    try:
+        with partial.open("wb") as out:
+            while chunk := response.read(CHUNK):
+                out.write(chunk)
+                bar.advance(len(chunk))
+        partial.replace(target)
+    finally:
+        connection.close()
+        partial.unlink(missing_ok=True)
+    bar.done()
+
+
+class Progress:
+    """A one-line text progress bar on stderr."""
+
+    def __init__(self, label: str, total: int) -> None:
+        self._label, self._total, self._count = label, max(total, 1), 0
+
+    def advance(self, amount: int) -> None:
+        self.set(self._count + amount)
+
+    def set(self, count: float) -> None:
+        self._count = count
+        share = min(1.0, self._count / self._total)
+        filled = int(share * 30)
+        bar = "#" * filled + "-" * (30 - filled)
+        sys.stderr.write(f"\r{self._label:>8} [{bar}] {share:6.1%}")
+        sys.stderr.flush()
+
+    def done(self) -> None:
+        sys.stderr.write("\n")
+
+
+def _quoted(name: str) -> str:
+    # Browsers send the UTF-8 name inside quotes, escaping only quotes and line breaks.
+    return name.replace('"', "%22").replace("\r", "").replace("\n", "")
+
+
+def _problem_detail(response) -> str:
+    raw = response.read()
+    try:
+        return f"{response.status}: {json.loads(raw)['detail']}"
+    except (ValueError, KeyError, TypeError):
+        return f"{response.status}: {response.reason}"

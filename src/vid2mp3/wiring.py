@@ -1,0 +1,40 @@
+"""Wire settings into a running web app: services, broker, pipeline hook and readiness checks."""
+
+from __future__ import annotations
+
+import atexit
+
+from core.settings import Settings
+from vid2mp3.services import build_services, configure_logging
+from web.app import create_app
+
+
+def build_web_app(settings: Settings):
+    """Return the WSGI app for one web process, with the broker set up before any actor."""
+    configure_logging(settings)
+    services = build_services(settings)
+    atexit.register(services.close)
+    from actors.broker import setup_broker
+
+    broker = setup_broker(settings)
+    from actors import enqueue_pipeline
+
+    return create_app(
+        settings,
+        services.sessions,
+        services.store,
+        services.tokens,
+        enqueue=enqueue_pipeline,
+        broker_check=lambda: check_broker(broker),
+    )
+
+
+def check_broker(broker) -> None:
+    """Raise if the broker cannot be reached (readiness); the stub broker is always there."""
+    broker.get_declared_queues()
+    client = getattr(broker, "client", None)
+    if client is not None:  # Redis
+        client.ping()
+    connection = getattr(broker, "connection", None)
+    if connection is not None and not connection.is_open:  # RabbitMQ
+        raise ConnectionError("RabbitMQ connection is closed")
