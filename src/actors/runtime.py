@@ -1,0 +1,118 @@
+"""Hold what the actors of one worker process share: settings, engine, blob store, tokens.
+
+Everything is created lazily in the process that uses it (after the Dramatiq CLI has forked its
+worker processes, never before), and closed by the worker middleware when the worker stops.
+Each message gets its own database session (see `actors.broker.WorkerResources`).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.db import make_engine, make_sessions
+from core.jobs import lease_seconds_for
+from core.settings import Settings
+from core.storage import BlobStore, open_store
+from core.tokens import TokenService
+
+DOWNLOAD_AUDIENCE = "vid2mp3-download"
+
+
+class Runtime:
+    """The per-process resources of the pipeline, created on first use."""
+
+    def __init__(self, settings: Settings, *, work_root: Path | None = None) -> None:
+        self.settings = settings
+        self.lease_seconds = lease_seconds_for(settings.stuck_job_seconds)
+        # Per-job working folders live here; the worker's TMPDIR decides where.
+        self.work_root = work_root or Path(tempfile.gettempdir()) / "vid2mp3-work"
+        self._lock = threading.Lock()
+        self._engine = None
+        self._sessions: sessionmaker[Session] | None = None
+        self._store: BlobStore | None = None
+        self._tokens: TokenService | None = None
+        self._local = threading.local()
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        with self._lock:
+            if self._sessions is None:
+                self._engine = make_engine(self.settings.database_url)
+                self._sessions = make_sessions(self._engine)
+            return self._sessions
+
+    @property
+    def store(self) -> BlobStore:
+        with self._lock:
+            if self._store is None:
+                self._store = open_store(self.settings.storage_url)
+            return self._store
+
+    @property
+    def tokens(self) -> TokenService:
+        with self._lock:
+            if self._tokens is None:
+                s = self.settings
+                self._tokens = TokenService(
+                    s.signing_secret(), s.jwt_issuer, s.jwt_audience, s.jwt_ttl_seconds
+                )
+            return self._tokens
+
+    def download_url(self, job_id: str) -> str:
+        """Return the signed, expiring link that downloads the job's MP3 without a login."""
+        token, _ = self.tokens.issue(
+            job_id,
+            audience=DOWNLOAD_AUDIENCE,
+            ttl_seconds=self.settings.download_link_ttl_seconds,
+        )
+        return f"{self.settings.public_url}/d/{token}"
+
+    # -- the session of the message this thread is processing --------------------------------
+    def open_message_session(self) -> None:
+        self.close_message_session()
+        self._local.session = self.sessions()
+
+    def close_message_session(self) -> None:
+        session = getattr(self._local, "session", None)
+        self._local.session = None
+        if session is not None:
+            session.rollback()
+            session.close()
+
+    def session(self) -> Session:
+        """Return this message's session (opened on demand outside a worker, e.g. in tests)."""
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = self.sessions()
+        return session
+
+    def close(self) -> None:
+        """Release the engine's connections and the store's client."""
+        self.close_message_session()
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+            if self._engine is not None:
+                self._engine.dispose()
+                self._engine = None
+                self._sessions = None
+
+
+_current: Runtime | None = None
+
+
+def set_runtime(runtime: Runtime) -> None:
+    global _current
+    _current = runtime
+
+
+def get_runtime() -> Runtime:
+    """Return the runtime `actors.broker.setup_broker` made for this process."""
+    if _current is None:
+        raise RuntimeError("call actors.broker.setup_broker(settings) first")
+    return _current

@@ -1,0 +1,109 @@
+"""Start workers: the `dramatiq` command line over the actors, or a worker inside this process.
+
+`vid2mp3 worker` runs `worker_argv(...)`, i.e. `python -m dramatiq actors.worker:setup ...`;
+Dramatiq calls `setup()` in each worker process, which reads the settings from the environment
+and builds the broker (declaring the actors) before any message is consumed. `vid2mp3 run`
+calls `start_embedded_worker(settings)` to run the same actors on threads of its own process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import sys
+from pathlib import Path
+
+import dramatiq
+
+from actors import metrics
+from core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Logical queue names accepted by `vid2mp3 worker --queues`, mapped to the configured ones.
+QUEUE_ALIASES = ("video", "mp3")
+
+
+def setup() -> None:
+    """Build the broker from the environment (`dramatiq actors.worker:setup` calls this)."""
+    from actors.broker import setup_broker
+
+    settings = Settings.from_env()
+    # Before prometheus_client is imported anywhere in this process.
+    metrics.enable_multiprocess(settings)
+    setup_broker(settings)
+
+
+def resolve_queues(settings: Settings, queues: list[str] | None) -> list[str]:
+    """Map "video"/"mp3" to VIDEO_QUEUE/MP3_QUEUE; other names pass through unchanged."""
+    aliases = {"video": settings.video_queue, "mp3": settings.mp3_queue}
+    return [aliases.get(name, name) for name in queues or []]
+
+
+def worker_argv(
+    settings: Settings,
+    queues: list[str] | None = None,
+    processes: int | None = None,
+    threads: int | None = None,
+) -> list[str]:
+    """Return the command line of a Dramatiq worker group over the pipeline's actors.
+
+    `queues` (default: all) may name "video" and "mp3" (the converter and notifier groups).
+    One thread per process by default: a conversion keeps a core busy in ffmpeg, so processes
+    are the unit of parallelism; notifiers mostly wait and benefit from more threads.
+    """
+    argv = [sys.executable, "-m", "dramatiq", "actors.worker:setup"]
+    argv += ["--processes", str(processes or os.cpu_count() or 1)]
+    argv += ["--threads", str(threads or 1)]
+    # Give a conversion time to finish on SIGTERM; after that it is requeued, not lost.
+    argv += ["--worker-shutdown-timeout", "30000"]
+    if queues:
+        argv += ["--queues", *resolve_queues(settings, queues)]
+    return argv
+
+
+def run_worker(
+    settings: Settings,
+    queues: list[str] | None = None,
+    processes: int | None = None,
+    threads: int | None = None,
+) -> None:
+    """Replace this process with the Dramatiq worker group (never returns)."""
+    argv = worker_argv(settings, queues, processes, threads)
+    os.execv(argv[0], argv)  # noqa: S606 - our own interpreter and arguments
+
+
+@dataclasses.dataclass
+class EmbeddedWorker:
+    """A Dramatiq worker running on threads of this process; `stop()` ends it cleanly."""
+
+    broker: dramatiq.Broker
+    worker: dramatiq.Worker
+
+    def stop(self, timeout_ms: int = 30_000) -> None:
+        """Stop consuming, interrupt running conversions (they are requeued), close resources."""
+        self.worker.stop(timeout=timeout_ms)
+        self.broker.close()
+
+
+def start_embedded_worker(
+    settings: Settings,
+    *,
+    threads: int = 2,
+    work_root: Path | None = None,
+    queues: list[str] | None = None,
+) -> EmbeddedWorker:
+    """Start the pipeline's worker inside this process, on `settings.broker_url` (stub://).
+
+    Also used by the tests with real brokers. Returns a handle whose `stop()` must be called.
+    """
+    from actors.broker import setup_broker
+
+    broker = setup_broker(settings, work_root=work_root)
+    broker.emit_after("process_boot")
+    worker = dramatiq.Worker(
+        broker, worker_threads=threads, queues=resolve_queues(settings, queues) or None
+    )
+    worker.start()
+    return EmbeddedWorker(broker, worker)
