@@ -77,7 +77,18 @@ def setup_broker(settings: Settings, *, work_root: Path | None = None) -> dramat
     from actors import pipeline
 
     pipeline.declare(broker, settings)
+    _configured[:] = [settings, broker]
     return broker
+
+
+_configured: list = []
+
+
+def current_broker(settings: Settings) -> dramatiq.Broker | None:
+    """Return the broker `setup_broker` last built, if it was for these same settings."""
+    if _configured and _configured[0] == settings:
+        return _configured[1]
+    return None
 
 
 def _retry_when(max_retries: int):

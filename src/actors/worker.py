@@ -3,18 +3,14 @@
 `vid2mp3 worker` runs `worker_argv(...)`, i.e. `python -m dramatiq actors.worker:setup ...`;
 Dramatiq calls `setup()` in each worker process, which reads the settings from the environment
 and builds the broker (declaring the actors) before any message is consumed. `vid2mp3 run`
-calls `start_embedded_worker(settings)` to run the same actors on threads of its own process.
+runs the same actors on threads of its own process (`actors.embedded`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import sys
-from pathlib import Path
-
-import dramatiq
 
 from actors import metrics
 from core.settings import Settings
@@ -72,38 +68,3 @@ def run_worker(
     """Replace this process with the Dramatiq worker group (never returns)."""
     argv = worker_argv(settings, queues, processes, threads)
     os.execv(argv[0], argv)  # noqa: S606 - our own interpreter and arguments
-
-
-@dataclasses.dataclass
-class EmbeddedWorker:
-    """A Dramatiq worker running on threads of this process; `stop()` ends it cleanly."""
-
-    broker: dramatiq.Broker
-    worker: dramatiq.Worker
-
-    def stop(self, timeout_ms: int = 30_000) -> None:
-        """Stop consuming, interrupt running conversions (they are requeued), close resources."""
-        self.worker.stop(timeout=timeout_ms)
-        self.broker.close()
-
-
-def start_embedded_worker(
-    settings: Settings,
-    *,
-    threads: int = 2,
-    work_root: Path | None = None,
-    queues: list[str] | None = None,
-) -> EmbeddedWorker:
-    """Start the pipeline's worker inside this process, on `settings.broker_url` (stub://).
-
-    Also used by the tests with real brokers. Returns a handle whose `stop()` must be called.
-    """
-    from actors.broker import setup_broker
-
-    broker = setup_broker(settings, work_root=work_root)
-    broker.emit_after("process_boot")
-    worker = dramatiq.Worker(
-        broker, worker_threads=threads, queues=resolve_queues(settings, queues) or None
-    )
-    worker.start()
-    return EmbeddedWorker(broker, worker)
