@@ -1,0 +1,221 @@
+"""Measure the web worker's peak memory and speed for big uploads into GridFS.
+
+For each size (default 100 MiB and 1 GiB) a fresh `vid2mp3 serve` (one gunicorn worker) takes a
+streamed multipart upload; the worker's peak RSS (VmHWM) is read after the upload. The 1 GiB
+upload's time is compared with writing the same bytes straight through the blob store's API in
+the same run. Backing services: a secantusdb server started here, SQLite, the stub broker.
+
+    python bench/upload_memory.py [--sizes-mib 100 1024]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+MIB = 1 << 20
+BIN = Path(sys.executable).parent
+# A payload that passes the upload's container sniffing (an ISO-BMFF 'ftyp' box), then filler.
+HEADER = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"
+BLOCK = os.urandom(MIB)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"port {port} never opened")
+
+
+def payload(size: int):
+    yield HEADER
+    sent = len(HEADER)
+    while sent < size:
+        chunk = BLOCK[: min(MIB, size - sent)]
+        sent += len(chunk)
+        yield chunk
+
+
+class Reader:
+    """A file-like view of `payload` for the direct store write."""
+
+    def __init__(self, size: int) -> None:
+        self._chunks = payload(size)
+        self._buffer = b""
+
+    def read(self, n: int = -1) -> bytes:
+        while len(self._buffer) < n:
+            chunk = next(self._chunks, b"")
+            if not chunk:
+                break
+            self._buffer += chunk
+        out, self._buffer = self._buffer[:n], self._buffer[n:]
+        return out
+
+
+def worker_pid(master: int) -> int:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+        if children:
+            return int(children[0])
+        time.sleep(0.1)
+    raise RuntimeError("gunicorn started no worker")
+
+
+def vm_hwm_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM")
+
+
+def upload(port: int, token: str, size: int) -> float:
+    boundary = "benchboundary"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.mp4"\r\n'
+        "Content-Type: video/mp4\r\n\r\n"
+    ).encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+
+    def body():
+        yield head
+        yield from payload(size)
+        yield tail
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    started = time.perf_counter()
+    connection.request(
+        "POST",
+        "/upload",
+        body=body(),
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            "Content-Length": str(len(head) + size + len(tail)),
+        },
+    )
+    response = connection.getresponse()
+    elapsed = time.perf_counter() - started
+    text = response.read()
+    if response.status != 202:
+        raise RuntimeError(f"upload failed: {response.status} {text[:300]!r}")
+    return elapsed
+
+
+def login(port: int, email: str, password: str) -> str:
+    import base64
+    import json
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    credentials = base64.b64encode(f"{email}:{password}".encode()).decode()
+    connection.request("POST", "/login", headers={"Authorization": f"Basic {credentials}"})
+    return json.loads(connection.getresponse().read())["access_token"]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes-mib", type=int, nargs="+", default=[100, 1024])
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="vid2mp3-bench-"))
+    mongo_port = free_port()
+    mongo = subprocess.Popen(
+        [str(BIN / "secantusd-py"), "--host", "127.0.0.1", "--port", str(mongo_port)]
+        + ["--storage-path", str(work / "mongo"), "--standalone", "--cache-size", "256M"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    env = {
+        **os.environ,
+        "DATA_DIR": str(work / "var"),
+        "DATABASE_URL": f"sqlite:///{work / 'bench.db'}",
+        "STORAGE_URL": f"mongodb://127.0.0.1:{mongo_port}/bench",
+        "BROKER_URL": "stub://",
+        "JWT_SECRET": "bench-secret-" + "b" * 40,
+        "MAX_UPLOAD_BYTES": str(8 << 30),
+        "USER_QUOTA_BYTES": str(64 << 30),
+        "LOG_LEVEL": "WARNING",
+    }
+    email, password = "bench@example.com", "bench-password"
+    try:
+        wait_for(mongo_port)
+        subprocess.run([BIN / "vid2mp3", "migrate"], env=env, check=True, capture_output=True)
+        subprocess.run(
+            [BIN / "vid2mp3", "users", "create", email, "--password-stdin"],
+            input=password + "\n",
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        rows = []
+        for size_mib in args.sizes_mib:
+            port = free_port()
+            server = subprocess.Popen(
+                [BIN / "vid2mp3", "serve", "--host", "127.0.0.1", "--port", str(port)]
+                + ["--workers", "1"],
+                env=env,
+            )
+            try:
+                wait_for(port)
+                pid = worker_pid(server.pid)
+                token = login(port, email, password)
+                baseline_rss = vm_hwm_mib(pid)
+                seconds = upload(port, token, size_mib * MIB)
+                rows.append((size_mib, seconds, baseline_rss, vm_hwm_mib(pid)))
+            finally:
+                server.terminate()
+                server.wait(30)
+        direct = direct_write(env["STORAGE_URL"], args.sizes_mib[-1] * MIB)
+    finally:
+        mongo.terminate()
+        mongo.wait(30)
+        shutil.rmtree(work, ignore_errors=True)
+
+    print(f"{'upload':>8} {'seconds':>8} {'MiB/s':>7} {'RSS idle':>9} {'RSS peak':>9}")
+    for size_mib, seconds, idle, peak in rows:
+        print(
+            f"{size_mib:>5}MiB {seconds:8.2f} {size_mib / seconds:7.1f} {idle:8.0f}M {peak:8.0f}M"
+        )
+    last_mib, last_seconds = rows[-1][0], rows[-1][1]
+    print(f"direct store.put of {last_mib} MiB: {direct:.2f} s ({last_mib / direct:.1f} MiB/s)")
+    print(f"HTTP upload / direct write: {last_seconds / direct:.2f}x")
+    peaks = [row[3] for row in rows]
+    print(f"peak RSS largest/smallest upload: {max(peaks) / min(peaks):.2f}x")
+    return 0
+
+
+def direct_write(storage_url: str, size: int) -> float:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+    from core.storage import open_store
+
+    store = open_store(storage_url)
+    try:
+        started = time.perf_counter()
+        store.put("videos", "directbench", Reader(size), filename="direct.mp4")
+        return time.perf_counter() - started
+    finally:
+        store.delete("videos", "directbench")
+        store.close()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
