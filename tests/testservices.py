@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from vid2mp3.migrate import alembic_config
+
 MYSQL_ADMIN_URL = os.environ.get("TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306")
 RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -144,12 +145,3 @@ def service_url(name: str, what: str) -> str:
     if not url:
         unavailable(what, os.environ.get(_ENV_PREFIX + name + "_ERROR", "not started"))
     return url
-
-
-def alembic_config(database_url: str):
-    """Return an alembic Config for this repository pointed at `database_url`."""
-    from alembic.config import Config
-
-    config = Config(str(ROOT / "alembic.ini"))
-    config.attributes["database_url"] = database_url
-    return config

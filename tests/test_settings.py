@@ -1,0 +1,80 @@
+"""Settings come from the environment with safe defaults; a bad value names its variable."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.settings import Settings, SettingsError
+
+
+def test_defaults_are_embedded_and_self_contained(tmp_path):
+    settings = Settings.from_env({"DATA_DIR": str(tmp_path)})
+    assert settings.database_url == f"sqlite:///{tmp_path / 'vid2mp3.db'}"
+    assert settings.storage_url == f"file://{tmp_path / 'blobs'}"
+    assert settings.broker_url == "stub://"
+    assert settings.embedded
+    assert (settings.video_queue, settings.mp3_queue, settings.metrics_port) == (
+        "video",
+        "mp3",
+        9100,
+    )
+
+
+def test_generated_secret_is_kept_and_private(tmp_path):
+    settings = Settings.from_env({"DATA_DIR": str(tmp_path)})
+    secret = settings.signing_secret()
+    assert len(secret) >= 32
+    assert settings.signing_secret() == secret
+    assert (tmp_path / "jwt-secret").stat().st_mode & 0o777 == 0o600
+
+
+def test_secret_from_a_mounted_file(tmp_path):
+    (tmp_path / "secret").write_text("s" * 40 + "\n")
+    settings = Settings.from_env({"JWT_SECRET_FILE": str(tmp_path / "secret")})
+    assert settings.signing_secret() == "s" * 40
+    assert "s" * 40 not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        ("METRICS_PORT", "http", "METRICS_PORT: expected a whole number"),
+        ("METRICS_PORT", "70000", "METRICS_PORT: must be at most 65535"),
+        ("MAX_UPLOAD_BYTES", "0", "MAX_UPLOAD_BYTES: must be at least 1"),
+        ("BROKER_URL", "kafka://x", "BROKER_URL: expected a URL starting with"),
+        ("STORAGE_URL", "s3://bucket", "STORAGE_URL: expected a URL"),
+        ("KEEP_VIDEOS", "maybe", "KEEP_VIDEOS: expected true or false"),
+        ("LOG_FORMAT", "xml", "LOG_FORMAT: expected one of text, json"),
+        ("JWT_SECRET", "short", "JWT_SECRET: must be at least 32 characters"),
+        ("JWT_SECRET_FILE", "/nonexistent/secret", "JWT_SECRET_FILE: cannot read"),
+        ("MAX_DURATION", "long", "MAX_DURATION: expected a number"),
+    ],
+)
+def test_bad_values_name_the_variable(name, value, message):
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({name: value})
+    assert str(raised.value).startswith(message)
+
+
+def test_backoff_bounds_must_be_ordered():
+    with pytest.raises(SettingsError, match="RETRY_MIN_BACKOFF_MS"):
+        Settings.from_env({"RETRY_MIN_BACKOFF_MS": "10", "RETRY_MAX_BACKOFF_MS": "5"})
+
+
+def test_command_line_reports_a_bad_setting_in_one_line(tmp_path):
+    vid2mp3 = Path(sys.executable).parent / "vid2mp3"
+    result = subprocess.run(
+        [vid2mp3, "migrate"],
+        env={"PATH": "/usr/bin:/bin", "DATA_DIR": str(tmp_path), "METRICS_PORT": "-1"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert (
+        result.stderr == "vid2mp3: configuration error: METRICS_PORT: must be at least 1, got -1\n"
+    )
