@@ -93,3 +93,26 @@ def test_readiness_names_what_is_down(settings):
     assert result.headers["retry-after"]
     assert result.json["detail"] == "not ready: storage, broker unavailable"
     assert result.json["checks"]["database"] == "ok"
+
+
+def test_unexpected_error_is_a_500_with_an_id_and_no_internals(services, caplog):
+    import falcon.testing
+
+    class Broken:
+        auth_required = False
+
+        def on_get(self, req, resp):
+            raise RuntimeError("password=hunter2 at /srv/internal.py")
+
+    app = create_app(
+        services.settings, services.sessions, services.store, services.tokens, lambda *a: None
+    )
+    app.add_route("/broken", Broken())
+    result = falcon.testing.TestClient(app).simulate_get("/broken")
+    assert result.status_code == 500
+    assert result.headers["content-type"] == "application/problem+json"
+    error_id = result.json["error_id"]
+    assert error_id in result.json["detail"]
+    assert "hunter2" not in result.text
+    assert "Traceback" not in result.text
+    assert any(error_id in record.getMessage() for record in caplog.records)
