@@ -6,6 +6,7 @@ written to an outbox folder, all under DATA_DIR. The first run creates an admin 
 
 from __future__ import annotations
 
+import atexit
 import secrets
 import sys
 
@@ -39,7 +40,8 @@ def _build(settings: Settings):
     from vid2mp3.wiring import build_web_app
 
     app = build_web_app(settings)
-    start_embedded_worker(settings)
+    # Stopped at exit: running conversions are interrupted and requeued, not lost.
+    atexit.register(start_embedded_worker(settings).stop)
     return app
 
 
@@ -57,9 +59,10 @@ def ensure_first_admin(settings: Settings, url: str) -> str | None:
             create_user(session, email, password, is_admin=True)
     finally:
         engine.dispose()
-    shown = "the ADMIN_PASSWORD you set" if settings.admin_password else password
+    if settings.admin_password:
+        return f"created admin account {email} with the password in ADMIN_PASSWORD"
     return (
-        f"created admin account {email} with password {shown}\n"
-        f"  log in: curl -u '{email}:{shown}' -X POST {url}/login\n"
+        f"created admin account {email} with password {password}\n"
+        f"  log in: curl -u '{email}:{password}' -X POST {url}/login\n"
         f"  (shown once; change it with: vid2mp3 users set-password {email})"
     )
