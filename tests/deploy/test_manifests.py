@@ -302,11 +302,21 @@ def test_alert_rules_are_well_formed():
         assert rule["expr"].count("(") == rule["expr"].count(")"), name
 
 
-def test_promtool_accepts_config_and_rules():
+def test_promtool_accepts_config_rules_and_dashboard_queries(tmp_path):
     promtool = shutil.which("promtool")
     if not promtool:
         pytest.skip("promtool is optional (Debian package prometheus)")
     result = run([promtool, "check", "config", str(PROMETHEUS / "prometheus.yml")])
+    assert result.returncode == 0, result.stdout + result.stderr
+    # The dashboard's queries, parsed by Prometheus itself as recording rules.
+    exprs = [t["expr"] for p in _dashboard()["panels"] for t in p["targets"]]
+    rules = [
+        {"record": f"dashboard:query{i}", "expr": e.replace("$__rate_interval", "5m")}
+        for i, e in enumerate(exprs)
+    ]
+    rule_file = tmp_path / "dashboard-rules.yml"
+    rule_file.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
+    result = run([promtool, "check", "rules", str(rule_file)])
     assert result.returncode == 0, result.stdout + result.stderr
 
 
