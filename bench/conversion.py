@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -47,8 +48,8 @@ import sys
 from conversion import to_mp3
 to_mp3(sys.argv[1], sys.argv[2])
 """
-# A long-lived worker pays for the interpreter and imports once: convert N times in one process
-# and report each conversion's CPU (own + children) and wall time.
+# A long-lived worker pays for the interpreter and imports once: after a warm-up conversion,
+# measure one more conversion's CPU (own + children) and wall time inside the same process.
 WARM = """
 import json, resource, sys, time
 from conversion import to_mp3
@@ -57,13 +58,10 @@ def cpu():
         r.ru_utime + r.ru_stime
         for r in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
     )
-to_mp3(sys.argv[1], sys.argv[2])  # warm-up: imports, page cache, ffmpeg binary
-samples = []
-for _ in range(int(sys.argv[3])):
-    c, w = cpu(), time.perf_counter()
-    to_mp3(sys.argv[1], sys.argv[2])
-    samples.append((cpu() - c, time.perf_counter() - w))
-print(json.dumps(samples))
+to_mp3(sys.argv[1], sys.argv[2])
+c, w = cpu(), time.perf_counter()
+to_mp3(sys.argv[1], sys.argv[2])
+print(json.dumps([cpu() - c, time.perf_counter() - w]))
 """
 
 
@@ -137,18 +135,19 @@ def main() -> None:
             if not opts.skip_seed:
                 ways["seed"] = [sys.executable, "-c", SEED, str(src), dst, str(int(audio_only))]
             samples: dict[str, list[tuple[float, float]]] = {way: [] for way in ways}
+            samples["ours, warm worker"] = []
             # Interleave the ways so drifts in machine load hit them alike.
             for _ in range(opts.repeat):
                 for way, cmd in ways.items():
                     samples[way].append(measure(cmd, work))
-            warm = subprocess.run(
-                [sys.executable, "-c", WARM, str(src), dst, str(opts.repeat)],
-                check=True,
-                capture_output=True,
-                text=True,
-                cwd=work,
-            )
-            samples["ours, warm worker"] = [tuple(x) for x in json.loads(warm.stdout)]
+                warm = subprocess.run(
+                    [sys.executable, "-c", WARM, str(src), dst],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                    cwd=work,
+                )
+                samples["ours, warm worker"].append(tuple(json.loads(warm.stdout)))
             medians = {
                 way: (
                     statistics.median(c for c, _ in runs),
@@ -159,6 +158,7 @@ def main() -> None:
             rows.append((label, medians))
             print(f"  {label}: {medians}", file=sys.stderr, flush=True)
     print_table(rows, opts.repeat)
+    print(f"\nload average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 def print_table(rows, repeat: int) -> None:

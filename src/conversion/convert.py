@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import tempfile
+import secrets
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -40,8 +40,9 @@ PROGRESS_INTERVAL = 0.5
 # EBU R128 targets for spoken word and music on streaming platforms.
 LOUDNORM_FILTER = "loudnorm=I=-16:TP=-1.5:LRA=11"
 # Container bookkeeping that is not worth an ID3 frame.
-_DROPPED_TAGS = ("major_brand", "minor_version", "compatible_brands", "encoder")
+_DROPPED_TAGS = ("major_brand", "minor_version", "compatible_brands")
 COVER_MAX_WIDTH = 600
+UNDECODABLE_REASON = "The file's audio could not be decoded; it may be damaged."
 
 ProgressCallback = Callable[[float], None]
 
@@ -112,8 +113,9 @@ def to_mp3(
     plan = _plan(media, options)
     title = options.title or media.tags.get("title") or fallback_title or Path(src).stem
     dst = Path(dst)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".part", dir=dst.parent)
-    os.close(fd)
+    # ffmpeg creates the temp file itself, so it gets the usual permissions (mkstemp's are 0600);
+    # the random part keeps concurrent conversions to the same name apart.
+    tmp_name = str(dst.with_name(f".{dst.name}.{secrets.token_hex(8)}.part"))
     try:
         progress = _Progress(plan.expected_duration, on_progress, max_duration)
         outcome = run_ffmpeg(
@@ -124,6 +126,9 @@ def to_mp3(
         )
         if outcome.returncode != 0:
             raise classify_failure(outcome.returncode, outcome.stderr)
+        if not progress.out_time:
+            # ffmpeg can succeed without a single decodable audio frame; that is no MP3.
+            raise NotMediaError(UNDECODABLE_REASON, detail=outcome.stderr[-2000:])
         size = os.stat(tmp_name).st_size
         os.replace(tmp_name, dst)
     finally:
@@ -158,9 +163,13 @@ def _plan(media: MediaInfo, options: ConversionOptions) -> _Plan:
     if end is not None and duration is not None:
         end = min(end, duration)
     length = None if end is None else end - (start or 0.0)
-    expected = length if length is not None else duration
-    if expected is not None and start is not None and length is None:
-        expected -= start
+    if length is not None:
+        expected = length
+    elif duration is not None:
+        expected = duration - (start or 0.0)
+    else:
+        expected = None
+    cover = options.cover and media.has_video
 
     copy = (
         stream.codec == "mp3"
@@ -170,18 +179,32 @@ def _plan(media: MediaInfo, options: ConversionOptions) -> _Plan:
     )
     if copy:
         return _Plan(
-            stream, True, stream.sample_rate, stream.channels, None, None, None, expected,
-            options.cover and media.has_video,
-        )  # fmt: skip
+            stream=stream,
+            copy=True,
+            sample_rate=stream.sample_rate,
+            channels=stream.channels,
+            bitrate=None,
+            start=None,
+            length=None,
+            expected_duration=expected,
+            cover=cover,
+        )
     sample_rate = options.sample_rate or nearest_sample_rate(stream.sample_rate or 44100)
     bitrate = options.effective_bitrate
     if bitrate is not None:
         # The source decides the rate when none was asked for; keep the bitrate legal for it.
         bitrate = min(bitrate, max_bitrate(sample_rate))
     return _Plan(
-        stream, False, sample_rate, options.channels, bitrate, start, length, expected,
-        options.cover and media.has_video,
-    )  # fmt: skip
+        stream=stream,
+        copy=False,
+        sample_rate=sample_rate,
+        channels=options.channels,
+        bitrate=bitrate,
+        start=start,
+        length=length,
+        expected_duration=expected,
+        cover=cover,
+    )
 
 
 def _choose_stream(media: MediaInfo, track: int | None) -> AudioStream:
@@ -288,5 +311,5 @@ def classify_failure(returncode: int, stderr: str) -> ConversionError:
         marker in lowered
         for marker in ("invalid data found", "error while decoding", "decoding error", "corrupt")
     ):
-        return NotMediaError("The file's audio could not be decoded; it may be damaged.", detail)
+        return NotMediaError(UNDECODABLE_REASON, detail)
     return ConversionError("The conversion failed.", permanent=False, detail=detail)

@@ -12,6 +12,8 @@ import dataclasses
 import os
 import re
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from .errors import NotMediaError
 from .ffmpeg import ffmpeg_exe, input_args
@@ -76,6 +78,16 @@ class MediaInfo:
     has_video: bool = False  # a video stream or an attached picture
     video_codec: str | None = None
     tags: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the facts as a JSON-serialisable dict (for a job row)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MediaInfo:
+        """Rebuild the facts stored by :meth:`to_dict`, e.g. to skip a second probe."""
+        streams = [AudioStream(**stream) for stream in data["audio_streams"]]
+        return cls(**{**data, "audio_streams": streams, "tags": dict(data["tags"])})
 
     @property
     def default_audio(self) -> AudioStream | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import threading
 import time
 from pathlib import Path
@@ -168,6 +170,16 @@ def test_precomputed_media_skips_probe(corpus, out_dir, monkeypatch) -> None:
     assert to_mp3(corpus["mp4"], out_dir / "out.mp3", media=media).media is media
 
 
+def test_output_permissions_follow_umask(corpus, out_dir) -> None:
+    dst = out_dir / "out.mp3"
+    umask = os.umask(0o022)
+    try:
+        to_mp3(corpus["wav"], dst)
+    finally:
+        os.umask(umask)
+    assert dst.stat().st_mode & 0o777 == 0o644
+
+
 def test_replaces_existing_destination(corpus, out_dir) -> None:
     dst = out_dir / "out.mp3"
     dst.write_bytes(b"old")
@@ -206,8 +218,7 @@ def test_too_long(corpus, out_dir, no_leftovers) -> None:
 
 def test_too_long_without_stated_duration(corpus, out_dir, no_leftovers) -> None:
     # A container that does not state its duration is stopped once it passes the maximum.
-    media = probe(corpus["wav"])
-    unknown = type(media)(**{**media.__dict__, "duration": None})
+    unknown = dataclasses.replace(probe(corpus["wav"]), duration=None)
     with pytest.raises(TooLongError):
         to_mp3(corpus["wav"], out_dir / "out.mp3", media=unknown, max_duration=1)
     no_leftovers()
@@ -235,10 +246,9 @@ def test_cancel_kills_ffmpeg(corpus, out_dir, no_leftovers, kind) -> None:
 
 
 def test_deadline_kills_ffmpeg(corpus, out_dir, no_leftovers) -> None:
-    media = probe(corpus["long"])
+    deadline = time.monotonic() + 0.5
     with pytest.raises(DeadlineExceeded) as caught:
-        to_mp3(corpus["long"], out_dir / "out.mp3", NORMALIZE, deadline=time.monotonic() + 0.5,
-               media=media)  # fmt: skip
+        to_mp3(corpus["long"], out_dir / "out.mp3", NORMALIZE, deadline=deadline)
     assert isinstance(caught.value, ConversionKilled) and not caught.value.permanent
     no_leftovers()
 

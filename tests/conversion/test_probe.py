@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from conversion import NotMediaError, probe
+from conversion import MediaInfo, NotMediaError, probe
 from conversion.probe import parse_probe
 
 CAPTURED = """\
@@ -147,3 +149,8 @@ def test_probe_hostile_file_name(corpus, tmp_path) -> None:
         hostile = tmp_path / name
         hostile.write_bytes(corpus["wav"].read_bytes())
         assert probe(hostile).audio_streams[0].codec == "pcm_s16le"
+
+
+def test_media_info_dict_round_trip(corpus) -> None:
+    info = probe(corpus["multitrack"])
+    assert MediaInfo.from_dict(json.loads(json.dumps(info.to_dict()))) == info
