@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable
 
 from gunicorn.app.base import BaseApplication
@@ -46,8 +47,26 @@ def serve(settings: Settings, host: str, port: int, workers: int | None) -> int:
     from vid2mp3.wiring import build_web_app
 
     workers = workers or int(os.environ.get("WEB_CONCURRENCY", "2"))
-    GunicornApp(lambda: build_web_app(settings), gunicorn_options(host, port, workers, 8)).run()
+    options = gunicorn_options(host, port, workers, 8)
+    options["child_exit"] = _forget_worker_metrics
+    _use_fresh_metrics_folder(settings)
+    GunicornApp(lambda: build_web_app(settings), options).run()
     return 0
+
+
+def _use_fresh_metrics_folder(settings: Settings) -> None:
+    # Set before any worker forks or imports prometheus_client; a new folder per server run
+    # so counters start at zero instead of carrying over from an earlier run.
+    folder = settings.data_dir / "metrics" / f"web-{os.getpid()}"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+
+
+def _forget_worker_metrics(server, worker) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
 
 
 def run_worker(

@@ -12,6 +12,7 @@ from core.storage import BlobStore
 from core.tokens import TokenService
 from web import errors
 from web.auth import AuthMiddleware
+from web.metrics import MetricsMiddleware, MetricsResource
 from web.resources.download import DownloadByFileResource, JobMp3Resource, SignedLinkResource
 from web.resources.health import LivenessResource, ReadinessResource
 from web.resources.jobs import JobResource, JobsResource
@@ -28,7 +29,7 @@ def create_app(
     broker_check: Callable[[], None] | None = None,
 ) -> falcon.App:
     """Return the WSGI app; `enqueue(job_id, step)` hands a committed job to the pipeline."""
-    app = falcon.App(middleware=[AuthMiddleware(tokens, sessions)])
+    app = falcon.App(middleware=[MetricsMiddleware(), AuthMiddleware(tokens, sessions)])
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
 
@@ -42,6 +43,7 @@ def create_app(
 
     app.add_route("/healthz", LivenessResource())
     app.add_route("/readyz", ReadinessResource(checks))
+    app.add_route("/metrics", MetricsResource())
     app.add_route("/login", LoginResource(settings, sessions, tokens))
     app.add_route("/validate", ValidateResource())
     app.add_route("/upload", UploadResource(settings, sessions, store, enqueue))

@@ -72,6 +72,16 @@ def test_cli_user_then_seed_walkthrough_over_http(server, server_env, clip):
     job = requests.get(f"{server}{uploaded.headers['Location']}", headers=headers, timeout=10)
     assert job.json()["state"] == "queued"
     assert requests.get(f"{server}/readyz", timeout=10).json()["status"] == "ready"
+    # Two gunicorn workers write multiprocess files; /metrics merges them.
+    for _ in range(6):
+        requests.get(f"{server}/healthz", timeout=10)
+    metrics = requests.get(f"{server}/metrics", timeout=10).text
+    line = next(
+        line
+        for line in metrics.splitlines()
+        if line.startswith('http_requests_total{method="GET",route="/healthz",status="200"}')
+    )
+    assert float(line.rsplit(" ", 1)[1]) >= 6
 
 
 def test_garbage_requests_never_500(server):

@@ -116,3 +116,14 @@ def test_unexpected_error_is_a_500_with_an_id_and_no_internals(services, caplog)
     assert "hunter2" not in result.text
     assert "Traceback" not in result.text
     assert any(error_id in record.getMessage() for record in caplog.records)
+
+
+def test_metrics_count_requests_by_route_template_not_raw_path(client, auth):
+    client.simulate_get("/jobs/0123456789abcdef0123456789abcdef", headers=auth)
+    text = client.simulate_get("/metrics").text
+    assert 'http_requests_total{method="GET",route="/jobs/{job_id}",status="404"}' in text
+    assert "0123456789abcdef" not in text
+    assert (
+        'http_request_duration_seconds_bucket{le="0.005",method="GET",route="/jobs/{job_id}"}'
+        in text
+    )

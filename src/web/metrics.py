@@ -1,0 +1,80 @@
+"""Count and time HTTP requests by route template, and serve Prometheus' `/metrics`.
+
+Under gunicorn every worker writes prometheus-client multiprocess files into the folder named by
+PROMETHEUS_MULTIPROC_DIR (set by `vid2mp3 serve` before forking); `/metrics` merges them. Without
+that variable (tests, the embedded mode) the metrics live in the process' default registry.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import falcon
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+_lock = threading.Lock()
+_instruments = None
+
+
+def _metrics():
+    """Create the instruments once per process, after the multiprocess folder is known."""
+    global _instruments
+    with _lock:
+        if _instruments is None:
+            from prometheus_client import Counter, Histogram
+
+            _instruments = (
+                Counter(
+                    "http_requests_total",
+                    "HTTP requests by method, route template and status code.",
+                    ["method", "route", "status"],
+                ),
+                Histogram(
+                    "http_request_duration_seconds",
+                    "Seconds from request to response headers, by route template.",
+                    ["method", "route"],
+                    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+                ),
+            )
+        return _instruments
+
+
+class MetricsMiddleware:
+    """Record every request under its route template (`/jobs/{job_id}`), never its raw path."""
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        req.context.started = time.perf_counter()
+
+    def process_response(self, req, resp, resource, req_succeeded: bool) -> None:
+        requests, duration = _metrics()
+        route = req.uri_template or "unmatched"
+        status = resp.status.split(" ", 1)[0] if isinstance(resp.status, str) else str(resp.status)
+        requests.labels(req.method, route, status).inc()
+        started = getattr(req.context, "started", None)
+        if started is not None:
+            duration.labels(req.method, route).observe(time.perf_counter() - started)
+
+
+class MetricsResource:
+    """`GET /metrics`: Prometheus exposition of all web workers' metrics."""
+
+    auth_required = False
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        from prometheus_client import (
+            CONTENT_TYPE_LATEST,
+            REGISTRY,
+            CollectorRegistry,
+            generate_latest,
+            multiprocess,
+        )
+
+        registry = REGISTRY
+        if os.environ.get(MULTIPROC_ENV):
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+        _metrics()
+        resp.content_type = CONTENT_TYPE_LATEST
+        resp.data = generate_latest(registry)
