@@ -27,7 +27,7 @@ from .errors import (
 )
 from .ffmpeg import ffmpeg_exe, input_args, output_arg
 from .options import MP3_SAMPLE_RATES, ConversionOptions, max_bitrate, nearest_sample_rate
-from .probe import AudioStream, MediaInfo, probe
+from .probe import DESCRIPTIVE_TAGS, AudioStream, MediaInfo, probe
 from .process import CancelCheck, run_ffmpeg
 
 # deadline_for(): a fixed allowance for process start, probing and a busy machine, plus one
@@ -39,8 +39,6 @@ DEADLINE_PER_MEDIA_SECOND = 1.0
 PROGRESS_INTERVAL = 0.5
 # EBU R128 targets for spoken word and music on streaming platforms.
 LOUDNORM_FILTER = "loudnorm=I=-16:TP=-1.5:LRA=11"
-# Container bookkeeping that is not worth an ID3 frame.
-_DROPPED_TAGS = ("major_brand", "minor_version", "compatible_brands")
 COVER_MAX_WIDTH = 600
 UNDECODABLE_REASON = "The file's audio could not be decoded; it may be damaged."
 
@@ -111,15 +109,20 @@ def to_mp3(
     if max_duration is not None and media.duration is not None and media.duration > max_duration:
         raise TooLongError(media.duration, max_duration)
     plan = _plan(media, options)
-    title = options.title or media.tags.get("title") or fallback_title or Path(src).stem
+    tags = {key: media.tags[key] for key in DESCRIPTIVE_TAGS if media.tags.get(key)}
+    tags["title"] = options.title or tags.get("title") or fallback_title or Path(src).stem
+    for key in ("artist", "album"):
+        if getattr(options, key):
+            tags[key] = getattr(options, key)
     dst = Path(dst)
     # ffmpeg creates the temp file itself, so it gets the usual permissions (mkstemp's are 0600);
-    # the random part keeps concurrent conversions to the same name apart.
-    tmp_name = str(dst.with_name(f".{dst.name}.{secrets.token_hex(8)}.part"))
+    # the random part keeps concurrent conversions to the same name apart; the cut keeps the
+    # name within the file system's limit.
+    tmp_name = str(dst.with_name(f".{dst.name[:120]}.{secrets.token_hex(8)}.part"))
     try:
         progress = _Progress(plan.expected_duration, on_progress, max_duration)
         outcome = run_ffmpeg(
-            _command(src, tmp_name, plan, options, title),
+            _command(src, tmp_name, plan, options, tags),
             deadline=deadline,
             cancel=cancel,
             on_stdout_line=progress.feed,
@@ -226,7 +229,7 @@ def _command(
     tmp: str,
     plan: _Plan,
     options: ConversionOptions,
-    title: str,
+    tags: dict[str, str],
 ) -> list[str]:
     """Build the one ffmpeg command line of a conversion."""
     args = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-nostats"]
@@ -256,14 +259,11 @@ def _command(
         args += ["-filter:v", f"trim=end_frame=1,scale='min(iw,{COVER_MAX_WIDTH})':-1"]
     else:
         args += ["-vn"]
-    args += ["-sn", "-dn", "-map_metadata", "0", "-map_chapters", "-1"]
-    for key in _DROPPED_TAGS:
-        args += ["-metadata", f"{key}="]
-    args += ["-metadata", f"title={title}"]
-    if options.artist:
-        args += ["-metadata", f"artist={options.artist}"]
-    if options.album:
-        args += ["-metadata", f"album={options.album}"]
+    # Tags are written from the probe rather than copied with -map_metadata: that also picks up
+    # stream-level tags (Ogg) and leaves container bookkeeping out of the ID3 frames.
+    args += ["-sn", "-dn", "-map_metadata", "-1", "-map_chapters", "-1"]
+    for key, value in tags.items():
+        args += ["-metadata", f"{key}={value}"]
     args += ["-id3v2_version", "3", "-write_xing", "1", "-f", "mp3", "-y", output_arg(tmp)]
     return args
 

@@ -22,6 +22,25 @@ from .process import CancelCheck, run_ffmpeg
 # Reading headers takes milliseconds; a probe that runs this long is stuck on a hostile file.
 PROBE_TIMEOUT = 30.0
 
+# Tags that describe the content (as opposed to muxer bookkeeping such as handler_name); the
+# ones an MP3 carries over. Ogg and some Matroska files keep them on the audio stream.
+DESCRIPTIVE_TAGS = (
+    "title",
+    "artist",
+    "album",
+    "album_artist",
+    "composer",
+    "performer",
+    "genre",
+    "date",
+    "track",
+    "disc",
+    "comment",
+    "copyright",
+    "publisher",
+    "language",
+)
+
 # Named channel layouts ffmpeg prints instead of a count.
 _LAYOUT_CHANNELS = {
     "mono": 1,
@@ -194,6 +213,11 @@ def parse_probe(text: str) -> MediaInfo:
 
     if not audio and not has_video:
         raise NotMediaError("The file contains no audio or video.")
+    # Descriptive tags missing from the file level come from the audio streams, default first.
+    for _, stream_tag_block in sorted(audio, key=lambda pair: not pair[0].default):
+        for key in DESCRIPTIVE_TAGS:
+            if key not in tags and key != "language" and stream_tag_block.get(key):
+                tags[key] = stream_tag_block[key]
     return MediaInfo(
         container=container,
         duration=duration,

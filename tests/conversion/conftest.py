@@ -99,6 +99,7 @@ RECIPES: dict[str, tuple[str, list[str]]] = {
             "aac",
         ],
     ),
+    "ogg": ("audio.ogg", [*sine(), "-c:a", "libvorbis", *TAGS]),
     "m4a": ("audio.m4a", [*sine(), "-c:a", "aac", *TAGS]),
     "wav": ("audio.wav", [*sine()]),
     "flac": ("audio.flac", [*sine(), *TAGS]),

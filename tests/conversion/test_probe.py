@@ -99,6 +99,11 @@ def test_probe_tags_lowercase(corpus) -> None:
     assert probe(corpus["mp4"]).tags["artist"] == "Corpus Band"
 
 
+def test_probe_takes_stream_tags_of_ogg(corpus) -> None:
+    tags = probe(corpus["ogg"]).tags
+    assert (tags["title"], tags["artist"]) == ("Clip: One", "Corpus Band")
+
+
 def test_probe_several_tracks(corpus) -> None:
     info = probe(corpus["multitrack"])
     assert [s.language for s in info.audio_streams] == ["eng", "fra", "deu"]
