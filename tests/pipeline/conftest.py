@@ -1,0 +1,331 @@
+"""Fixtures for the pipeline tests: media, an SMTP server, workers, and job helpers.
+
+Every test gets its own queue names (so tests sharing RabbitMQ or Redis never see each other's
+messages), its own blob database (the `settings` fixture) and its own temp root for work
+folders; jobs live in the run's MariaDB database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from email import message_from_bytes
+from email.message import Message
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from conversion.ffmpeg import ffmpeg_exe
+from core.db import session_scope
+from core.models import Job
+from core.settings import Settings
+from core.storage import open_store
+from testservices import free_port
+
+FFMPEG = ffmpeg_exe()
+
+
+def _ffmpeg(*args: str) -> None:
+    subprocess.run([FFMPEG, "-nostdin", "-loglevel", "error", "-y", *args], check=True)
+
+
+def _video_args(seconds: float) -> list[str]:
+    return ["-f", "lavfi", "-i", f"testsrc=size=64x48:rate=10:duration={seconds}"]
+
+
+def _sine_args(seconds: float, rate: int = 44100) -> list[str]:
+    return ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate={rate}:duration={seconds}"]
+
+
+class Media:
+    """Test inputs made on first use with ffmpeg's lavfi sources, cached per test session."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._lock = threading.RLock()  # makers may use other media (truncated uses video)
+
+    def __getattr__(self, name: str) -> Path:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        maker = getattr(type(self), "_make_" + name)
+        with self._lock:
+            done = self.root / f".{name}.done"
+            if not done.exists():
+                path = maker(self)
+                done.write_text(str(path))
+            return Path(done.read_text())
+
+    def _make_video(self) -> Path:
+        path = self.root / "clip.mp4"
+        _ffmpeg(
+            *_video_args(3), *_sine_args(3), "-c:v", "mpeg4", "-c:a", "aac", "-shortest", str(path)
+        )
+        return path
+
+    def _make_audio_only(self) -> Path:
+        path = self.root / "voice.m4a"
+        _ffmpeg(*_sine_args(2), "-c:a", "aac", str(path))
+        return path
+
+    def _make_no_audio(self) -> Path:
+        path = self.root / "silent-film.mp4"
+        _ffmpeg(*_video_args(2), "-c:v", "mpeg4", str(path))
+        return path
+
+    def _make_empty(self) -> Path:
+        path = self.root / "empty.mp4"
+        path.write_bytes(b"")
+        return path
+
+    def _make_text(self) -> Path:
+        path = self.root / "notes.mp4"
+        path.write_text("This is a shopping list, not a video.\n" * 20)
+        return path
+
+    def _make_truncated(self) -> Path:
+        whole = self.video
+        path = self.root / "truncated.mp4"
+        data = whole.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+        return path
+
+    def _make_lying(self) -> Path:
+        # A Matroska file named .mp4: the extension lies, the content is fine.
+        source = self.root / "lying.mkv"
+        _ffmpeg(
+            *_video_args(2),
+            *_sine_args(2),
+            "-c:v",
+            "mpeg4",
+            "-c:a",
+            "libvorbis",
+            "-shortest",
+            str(source),
+        )
+        path = self.root / "lying.mp4"
+        source.rename(path)
+        return path
+
+    def _make_long_silence(self) -> Path:
+        path = self.root / "long-silence.m4a"
+        _ffmpeg(
+            "-f",
+            "lavfi",
+            "-i",
+            "anullsrc=r=8000:cl=mono",
+            "-t",
+            "30",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "16k",
+            str(path),
+        )
+        return path
+
+    def _make_long(self) -> Path:
+        # Long enough that converting it takes a few seconds: the SIGKILL and cancel tests
+        # need a conversion that is still running when they strike.
+        path = self.root / "long.mp3"
+        _ffmpeg(
+            *_sine_args(1200, 22050), "-ac", "1", "-c:a", "libmp3lame", "-b:a", "32k", str(path)
+        )
+        return path
+
+
+@pytest.fixture(scope="session")
+def media(tmp_path_factory) -> Media:
+    return Media(tmp_path_factory.mktemp("pipeline-media"))
+
+
+class Mailbox:
+    """An aiosmtpd handler that keeps every message it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self.envelopes: list = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.envelopes.append(envelope)
+        self.messages.append(message_from_bytes(envelope.content))
+        return "250 Message accepted for delivery"
+
+    def for_job(self, job_id: str) -> list[Message]:
+        return [m for m in self.messages if job_id in (m["Message-ID"] or "")]
+
+
+@pytest.fixture
+def mailbox() -> Iterator[tuple[Mailbox, int]]:
+    """Run a real SMTP server on a free port; yield (mailbox, port)."""
+    handler = Mailbox()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield handler, port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def pipeline_settings(settings: Settings, mailbox) -> Settings:
+    """Settings for fast pipelines: short backoff, few retries, private queues, real SMTP."""
+    _, port = mailbox
+    tag = uuid.uuid4().hex[:10]
+    return settings.replace(
+        smtp_url=f"smtp://127.0.0.1:{port}",
+        video_queue=f"t-video-{tag}",
+        mp3_queue=f"t-mp3-{tag}",
+        retry_max=2,
+        retry_min_backoff_ms=50,
+        retry_max_backoff_ms=500,
+        stuck_job_seconds=10,
+    )
+
+
+@pytest.fixture
+def store(pipeline_settings):
+    store = open_store(pipeline_settings.storage_url)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def work_root(tmp_path) -> Path:
+    return tmp_path / "work"
+
+
+@pytest.fixture
+def run_worker(work_root) -> Iterator[Callable]:
+    """Start an in-process Dramatiq worker on the given settings; stopped after the test."""
+    from actors.embedded import start_embedded_worker
+
+    started = []
+
+    def start(settings: Settings, **kw):
+        handle = start_embedded_worker(settings, work_root=work_root, **kw)
+        started.append(handle)
+        return handle
+
+    yield start
+    for handle in started:
+        handle.stop(timeout_ms=10_000)
+
+
+@pytest.fixture
+def submit(sessions, store, make_user) -> Callable[..., str]:
+    """Create a job the way the upload does: video blob, committed row, then enqueue."""
+
+    def submit(path: Path, *, user=None, enqueue: bool = True, **fields) -> str:
+        from actors import enqueue_pipeline
+
+        user = user or make_user()
+        job_id = uuid.uuid4().hex
+        with path.open("rb") as f:
+            info = store.put("videos", job_id, f, filename=path.name, metadata={"user_id": user.id})
+        with session_scope(sessions) as session:
+            session.add(
+                Job(
+                    id=job_id,
+                    user_id=user.id,
+                    original_filename=path.name,
+                    video_blob_id=job_id,
+                    video_size=info.size,
+                    options=fields.pop("options", {}),
+                    **fields,
+                )
+            )
+        if enqueue:
+            enqueue_pipeline(job_id)
+        return job_id
+
+    return submit
+
+
+def load(sessions, job_id: str) -> Job:
+    with sessions() as session:
+        job = session.get(Job, job_id)
+        session.expunge(job)
+        return job
+
+
+def wait_for(sessions, job_id: str, *states: str, timeout: float = 60.0) -> Job:
+    """Poll the job row until it reaches one of `states`; fail with its last state otherwise."""
+    deadline = time.monotonic() + timeout
+    job = None
+    while time.monotonic() < deadline:
+        job = load(sessions, job_id)
+        if job.state in states:
+            return job
+        time.sleep(0.05)
+    pytest.fail(f"job {job_id} stayed {job.state if job else '?'} (reason: {job and job.reason})")
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 30.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def ffmpeg_processes(marker: str) -> list[int]:
+    """Return the pids of live (non-zombie) processes whose command line contains `marker`."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            if marker.encode() not in (entry / "cmdline").read_bytes():
+                continue
+            stat = (entry / "stat").read_text()
+            if stat.rsplit(")", 1)[1].split()[0] != "Z":
+                pids.append(int(entry.name))
+    return pids
+
+
+def zombie_children() -> list[int]:
+    """Return this process' zombie children (reaped processes never show up here)."""
+    zombies = []
+    me = str(os.getpid())
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if fields[0] == "Z" and fields[1] == me:
+                zombies.append(int(entry.name))
+    return zombies
+
+
+def files_under(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+class Helpers:
+    """The helpers above, bound to the run's database (test modules cannot import conftest)."""
+
+    def __init__(self, sessions) -> None:
+        self.sessions = sessions
+        self.wait_until = wait_until
+        self.ffmpeg_processes = ffmpeg_processes
+        self.zombie_children = zombie_children
+        self.files_under = files_under
+
+    def load(self, job_id: str) -> Job:
+        return load(self.sessions, job_id)
+
+    def wait_for(self, job_id: str, *states: str, timeout: float = 60.0) -> Job:
+        return wait_for(self.sessions, job_id, *states, timeout=timeout)
+
+
+@pytest.fixture
+def h(sessions) -> Helpers:
+    return Helpers(sessions)

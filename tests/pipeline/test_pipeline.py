@@ -1,0 +1,330 @@
+"""The pipeline on the stub broker with an in-process worker, against MariaDB, secantusdb,
+ffmpeg and a real SMTP server (aiosmtpd)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import http.server
+import json
+import re
+import threading
+
+import pytest
+from sqlalchemy import update
+
+from core.jobs import cancel_job, retry_job, sweep_stuck_jobs
+from core.mail import SIGNATURE_HEADER, verify_signature, webhook_secret
+from core.models import Job
+from core.states import JobState, Step
+from core.tokens import TokenService
+
+pytestmark = pytest.mark.usefixtures("mailbox")
+
+
+def _token_service(settings) -> TokenService:
+    return TokenService(settings.signing_secret(), settings.jwt_issuer, "unused", 60)
+
+
+def test_video_becomes_mp3_and_owner_gets_mail(
+    pipeline_settings, run_worker, submit, store, media, mailbox, h, work_root
+):
+    run_worker(pipeline_settings)
+    job_id = submit(media.video)
+
+    job = h.wait_for(job_id, "done", "failed")
+
+    assert job.state == "done", job.reason
+    assert job.reason is None and job.progress == 100.0
+    assert job.mp3_blob_id == job_id
+    info = store.info("mp3s", job_id)
+    assert info.content_type == "audio/mpeg" and info.filename == "clip.mp3"
+    assert job.mp3_size == info.size and job.mp3_sha256 == info.sha256
+    data = b"".join(store.open_range("mp3s", job_id))
+    assert hashlib.sha256(data).hexdigest() == info.sha256
+    assert abs(job.mp3_duration - 3.0) < 0.5 and abs(job.duration - 3.0) < 0.5
+    assert job.mp3_bitrate == 192
+    assert job.media["audio_streams"][0]["codec"] == "aac"
+    assert job.converted_at and job.stored_at and job.notified_at and job.finished_at
+    # The source video is not kept by default.
+    assert not store.exists("videos", job_id) and job.video_blob_id is None
+
+    box, _ = mailbox
+    [mail] = box.for_job(job_id)
+    assert mail["Message-ID"] == f"<job-{job_id}@vid2mp3>"
+    body = mail.get_payload(decode=True).decode()
+    link = re.search(r"http://testserver/d/(\S+)", body)
+    assert link, body
+    claims = _token_service(pipeline_settings).verify(link[1], audience="vid2mp3-download")
+    assert claims["sub"] == job_id
+    assert h.files_under(work_root) == []
+
+
+def test_audio_only_input_converts(pipeline_settings, run_worker, submit, media, h):
+    run_worker(pipeline_settings)
+    job = h.wait_for(submit(media.audio_only), "done", "failed")
+    assert job.state == "done", job.reason
+    assert abs(job.mp3_duration - 2.0) < 0.5
+
+
+def test_keep_video_keeps_the_source(pipeline_settings, run_worker, submit, store, media, h):
+    run_worker(pipeline_settings)
+    job_id = submit(media.video, keep_video=True)
+    job = h.wait_for(job_id, "done", "failed")
+    assert job.state == "done"
+    assert store.exists("videos", job_id) and job.video_blob_id == job_id
+
+
+BAD_INPUTS = [
+    ("empty", "The file is empty."),
+    ("text", "not"),
+    ("truncated", "incomplete"),
+    ("no_audio", "no audio track"),
+    ("long_silence", "longer than the allowed 0:00:10"),
+]
+
+
+@pytest.mark.parametrize(("name", "reason"), BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
+def test_bad_input_fails_with_its_reason_and_the_worker_goes_on(
+    name, reason, pipeline_settings, run_worker, submit, store, media, h, work_root, mailbox
+):
+    settings = pipeline_settings.replace(max_duration_seconds=10.0)
+    run_worker(settings)
+    bad = submit(getattr(media, name))
+    good = submit(media.audio_only)
+
+    job = h.wait_for(bad, "failed", "done")
+    assert job.state == "failed"
+    assert job.failed_step == "convert"
+    assert reason.lower() in job.reason.lower()
+    assert job.attempts == 1, "a permanent error is not retried"
+    assert not store.exists("mp3s", bad)
+    # A failed job keeps its video so it can be retried; no e-mail for it.
+    assert store.exists("videos", bad)
+    assert mailbox[0].for_job(bad) == []
+
+    assert h.wait_for(good, "done", "failed").state == "done"
+    assert h.files_under(work_root) == []
+
+
+def test_lying_extension_still_converts(pipeline_settings, run_worker, submit, media, h):
+    run_worker(pipeline_settings)
+    job = h.wait_for(submit(media.lying), "done", "failed")
+    assert job.state == "done", job.reason
+    assert job.media["container"].startswith("matroska")
+
+
+def test_same_messages_twice_give_one_mp3_and_one_mail(
+    pipeline_settings, run_worker, submit, store, media, h, mailbox
+):
+    from actors import enqueue_pipeline
+
+    run_worker(pipeline_settings, threads=4)
+    job_id = submit(media.video)
+    enqueue_pipeline(job_id)  # a duplicate delivery, racing the first
+    h.wait_for(job_id, "done", "failed")
+    # And once more after it finished, step by step.
+    for step in Step:
+        enqueue_pipeline(job_id, step)
+    enqueue_pipeline(job_id)
+    # Give the duplicates time to be consumed: they finish by reading the row and stopping.
+    h.wait_until(lambda: _queues_empty(pipeline_settings), what="the queues to drain")
+
+    assert len(store.find("mp3s", job_id=job_id)) == 1
+    assert len(mailbox[0].for_job(job_id)) == 1
+    job = h.load(job_id)
+    assert job.state == "done" and job.reason is None
+
+
+def _queues_empty(settings) -> bool:
+    import dramatiq
+
+    broker = dramatiq.get_broker()
+    for name in (settings.video_queue, settings.mp3_queue):
+        for queue in (name, f"{name}.DQ"):
+            if broker.queues[queue].unfinished_tasks:
+                return False
+    return True
+
+
+def test_cancel_kills_the_conversion_and_removes_blobs(
+    pipeline_settings, run_worker, submit, store, sessions, media, h, work_root
+):
+    run_worker(pipeline_settings)
+    job_id = submit(media.long, options={"bitrate": 64})
+    h.wait_until(lambda: h.load(job_id).progress > 0, what="the conversion to start")
+
+    with sessions() as session:
+        job = session.get(Job, job_id)
+        assert cancel_job(session, store, job) is True
+
+    h.wait_until(lambda: not h.files_under(work_root), what="the work folder to go")
+    h.wait_until(lambda: not h.ffmpeg_processes(str(work_root)), what="ffmpeg to be killed")
+    job = h.load(job_id)
+    assert job.state == "cancelled" and 0 < job.progress < 100
+    assert not store.exists("videos", job_id)
+    assert not store.exists("mp3s", job_id)
+    assert h.zombie_children() == []
+
+
+def test_storage_outage_retries_then_fails_with_the_last_error(
+    pipeline_settings, run_worker, submit, media, h
+):
+    from actors.runtime import get_runtime
+    from core.storage import StorageError
+
+    worker = run_worker(pipeline_settings)
+    store = get_runtime().store
+
+    def broken(*args, **kwargs):
+        raise StorageError("down")
+
+    store.open_range = broken  # the instance attribute shadows the method for this worker only
+    job_id = submit(media.video)
+
+    job = h.wait_for(job_id, "failed", "done")
+    assert job.failed_step == "convert"
+    assert job.reason == "The file store was unavailable."
+    assert job.attempts == pipeline_settings.retry_max + 1
+    # The message is kept in the dead-letter queue.
+    dead = [m for m in worker.broker.dead_letters if m.args == (job_id,)]
+    assert [m.actor_name for m in dead] == ["convert"]
+
+    # Retry from the failed step once the store is back.
+    del store.open_range
+    with sessions_scope(h) as session:
+        job = session.get(Job, job_id)
+        assert retry_job(session, job) is Step.CONVERT
+    from actors import enqueue_pipeline
+
+    enqueue_pipeline(job_id, Step.CONVERT)
+    job = h.wait_for(job_id, "done", "failed")
+    assert job.state == "done" and job.reason is None and job.failed_step is None
+
+
+def sessions_scope(h):
+    from core.db import session_scope
+
+    return session_scope(h.sessions)
+
+
+def test_retry_refuses_a_job_that_did_not_fail(pipeline_settings, submit, media, h):
+    from actors.broker import setup_broker
+    from core.states import InvalidTransition
+
+    setup_broker(pipeline_settings)
+    job_id = submit(media.video, enqueue=False)
+    with sessions_scope(h) as session, pytest.raises(InvalidTransition):
+        retry_job(session, session.get(Job, job_id))
+
+
+def test_smtp_outage_retries_and_never_fails_the_job(
+    pipeline_settings, run_worker, submit, media, h, store
+):
+    from testservices import free_port
+
+    settings = pipeline_settings.replace(smtp_url=f"smtp://127.0.0.1:{free_port()}")
+    worker = run_worker(settings)
+    job_id = submit(media.video)
+    job = h.wait_for(job_id, "done", "failed")
+    assert job.state == "done"
+    assert job.notified_at is None
+    assert job.reason.startswith("Notification failed: the mail server is unreachable")
+    assert store.exists("mp3s", job_id)
+    assert [m.actor_name for m in worker.broker.dead_letters] == ["notify"]
+
+
+def test_outbox_folder_mail(pipeline_settings, run_worker, submit, media, h, tmp_path):
+    outbox = tmp_path / "outbox"
+    run_worker(pipeline_settings.replace(smtp_url=f"file://{outbox}"))
+    job_id = submit(media.audio_only)
+    assert h.wait_for(job_id, "done", "failed").state == "done"
+    assert [p.name for p in outbox.iterdir()] == [f"{job_id}.eml"]
+    assert f"Message-ID: <job-{job_id}@vid2mp3>" in (outbox / f"{job_id}.eml").read_text()
+
+
+class _Hook(http.server.BaseHTTPRequestHandler):
+    received: list
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.append((self.headers, body))
+        status = 500 if len(self.received) == 1 else 204  # fail once: the call is retried
+        self.send_response(status)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_webhook_is_signed_and_retried(pipeline_settings, run_worker, submit, media, h, mailbox):
+    received: list = []
+    handler = type("Hook", (_Hook,), {"received": received})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        run_worker(pipeline_settings)
+        url = f"http://127.0.0.1:{server.server_port}/hook"
+        job_id = submit(media.audio_only, webhook_url=url)
+        job = h.wait_for(job_id, "done", "failed")
+    finally:
+        server.shutdown()
+    assert job.state == "done" and job.reason is None
+    assert len(received) == 2
+    headers, body = received[-1]
+    secret = webhook_secret(pipeline_settings.signing_secret(), job.user_id)
+    assert verify_signature(secret, body, headers[SIGNATURE_HEADER])
+    assert not verify_signature("another-secret", body, headers[SIGNATURE_HEADER])
+    payload = json.loads(body)
+    assert payload["job_id"] == job_id and payload["state"] == "done"
+    assert "/d/" in payload["download_url"]
+    # The e-mail went out once although the notify step ran twice.
+    assert len(mailbox[0].for_job(job_id)) == 1
+
+
+def test_sweeper_reenqueues_a_job_whose_message_was_lost(
+    pipeline_settings, run_worker, submit, media, h, sessions
+):
+    from actors import enqueue_pipeline
+
+    run_worker(pipeline_settings)
+    job_id = submit(media.audio_only, enqueue=False)  # as if the broker lost the message
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=pipeline_settings.stuck_job_seconds + 5)
+    with sessions_scope(h) as session:
+        session.execute(update(Job).where(Job.id == job_id).values(updated_at=old))
+
+    swept: list = []
+
+    def enqueue(job, step):
+        swept.append((job, step))
+        if job == job_id:  # other tests' stale jobs are not ours to run
+            enqueue_pipeline(job, step)
+
+    sweep_stuck_jobs(sessions, enqueue, pipeline_settings.stuck_job_seconds)
+    assert (job_id, Step.CONVERT) in swept
+    # A second sweeper right after finds nothing to do for it: the first one took it.
+    again: list = []
+    sweep_stuck_jobs(sessions, lambda j, s: again.append(j), pipeline_settings.stuck_job_seconds)
+    assert job_id not in again
+    assert h.wait_for(job_id, "done", "failed").state == "done"
+
+
+def test_sweeper_puts_a_dead_workers_conversion_back_in_the_queue(
+    pipeline_settings, submit, media, h, sessions
+):
+    from actors.broker import setup_broker
+
+    setup_broker(pipeline_settings)
+    job_id = submit(media.audio_only, enqueue=False)
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=60)
+    with sessions_scope(h) as session:
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id)
+            .values(state=JobState.CONVERTING.value, attempts=1, progress=40.0, updated_at=old)
+        )
+    swept: list = []
+    sweep_stuck_jobs(sessions, lambda j, s: swept.append((j, s)), 10)
+    assert (job_id, Step.CONVERT) in swept
+    job = h.load(job_id)
+    assert job.state == "queued" and job.progress == 0.0
