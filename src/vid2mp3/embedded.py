@@ -36,7 +36,6 @@ def run_embedded(settings: Settings, host: str, port: int) -> int:
 
 def _build(settings: Settings):
     from actors.embedded import start_embedded_worker
-
     from vid2mp3.wiring import build_web_app
 
     app = build_web_app(settings)
