@@ -1,4 +1,4 @@
-"""Count and time HTTP requests by route template, and serve Prometheus' `/metrics`.
+"""Count, time and log HTTP requests by route template, and serve Prometheus' `/metrics`.
 
 Under gunicorn every worker writes prometheus-client multiprocess files into the folder named by
 PROMETHEUS_MULTIPROC_DIR (set by `vid2mp3 serve` before forking); `/metrics` merges them. Without
@@ -7,11 +7,14 @@ that variable (tests, the embedded mode) the metrics live in the process' defaul
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
 
 import falcon
+
+log = logging.getLogger("vid2mp3.http")
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _lock = threading.Lock()
@@ -42,7 +45,7 @@ def _metrics():
 
 
 class MetricsMiddleware:
-    """Record every request under its route template (`/jobs/{job_id}`), never its raw path."""
+    """Record and log every request under its route template (`/jobs/{job_id}`)."""
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         req.context.started = time.perf_counter()
@@ -53,8 +56,19 @@ class MetricsMiddleware:
         status = resp.status.split(" ", 1)[0] if isinstance(resp.status, str) else str(resp.status)
         requests.labels(req.method, route, status).inc()
         started = getattr(req.context, "started", None)
-        if started is not None:
-            duration.labels(req.method, route).observe(time.perf_counter() - started)
+        if started is None:
+            return
+        seconds = time.perf_counter() - started
+        duration.labels(req.method, route).observe(seconds)
+        # One line per request; the route template, not the path, so no ids or tokens leak.
+        log.info(
+            "%s %s %s %.1fms",
+            req.method,
+            route,
+            status,
+            seconds * 1000,
+            extra={"method": req.method, "route": route, "status": int(status)},
+        )
 
 
 class MetricsResource:
