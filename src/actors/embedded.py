@@ -22,9 +22,13 @@ class EmbeddedWorker:
 
     broker: dramatiq.Broker
     worker: dramatiq.Worker
+    stopped: bool = False
 
     def stop(self, timeout_ms: int = 30_000) -> None:
         """Stop consuming, interrupt running conversions (they are requeued), close resources."""
+        if self.stopped:
+            return
+        self.stopped = True
         self.worker.stop(timeout=timeout_ms)
         self.broker.close()
 

@@ -7,6 +7,7 @@ folders; jobs live in the run's MariaDB database.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import subprocess
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from dramatiq.middleware import Middleware
 
 from conversion.ffmpeg import ffmpeg_exe
 from core.db import session_scope
@@ -307,6 +309,35 @@ def zombie_children() -> list[int]:
 
 def files_under(root: Path) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+class Tally(Middleware):
+    """Count the messages each actor finished without an error, per job id."""
+
+    def __init__(self) -> None:
+        self.done: collections.Counter = collections.Counter()
+        self._lock = threading.Lock()
+
+    def after_process_message(self, broker, message, *, result=None, exception=None):
+        if exception is None:
+            with self._lock:
+                self.done[(message.actor_name, message.args[0])] += 1
+
+    def counts(self, job_id: str) -> dict[str, int]:
+        with self._lock:
+            return {a: self.done[(a, job_id)] for a in ("convert", "store", "notify")}
+
+
+@pytest.fixture
+def tally() -> Callable:
+    """Return `attach(worker_handle) -> Tally`, counting what the worker finished."""
+
+    def attach(handle) -> Tally:
+        counter = Tally()
+        handle.broker.add_middleware(counter)
+        return counter
+
+    return attach
 
 
 class Helpers:
