@@ -311,6 +311,37 @@ def files_under(root: Path) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
 
 
+def _delete_rabbitmq_queues(url: str, names: list[str]) -> None:
+    import pika
+
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        channel = connection.channel()
+        for name in names:
+            for queue in (name, f"{name}.DQ", f"{name}.XQ"):
+                channel.queue_delete(queue)
+    finally:
+        connection.close()
+
+
+def _delete_redis_queues(url: str, names: list[str]) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        for name in names:
+            for key in client.scan_iter(f"dramatiq:{name}*"):
+                client.delete(key)
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def delete_queues() -> dict[str, Callable[[str, list[str]], None]]:
+    """Return the functions that delete a test's private queues, by broker."""
+    return {"rabbitmq": _delete_rabbitmq_queues, "redis": _delete_redis_queues}
+
+
 class Tally(Middleware):
     """Count the messages each actor finished without an error, per job id."""
 

@@ -9,41 +9,15 @@ import pytest
 from core.states import Step
 
 
-def _delete_rabbitmq_queues(url: str, names: list[str]) -> None:
-    import pika
-
-    connection = pika.BlockingConnection(pika.URLParameters(url))
-    try:
-        channel = connection.channel()
-        for name in names:
-            for queue in (name, f"{name}.DQ", f"{name}.XQ"):
-                channel.queue_delete(queue)
-    finally:
-        connection.close()
-
-
-def _delete_redis_queues(url: str, names: list[str]) -> None:
-    import redis
-
-    client = redis.Redis.from_url(url)
-    try:
-        for name in names:
-            for key in client.scan_iter(f"dramatiq:{name}*"):
-                client.delete(key)
-    finally:
-        client.close()
-
-
 @pytest.fixture(params=["rabbitmq", "redis"])
-def broker_settings(request, pipeline_settings):
+def broker_settings(request, pipeline_settings, delete_queues):
     """Pipeline settings on a real broker; the test's private queues are deleted afterwards."""
     url = request.getfixturevalue(f"{request.param}_url")
     settings = pipeline_settings.replace(broker_url=url)
     yield settings
     names = [settings.video_queue, settings.mp3_queue]
-    cleanup = _delete_rabbitmq_queues if request.param == "rabbitmq" else _delete_redis_queues
     with contextlib.suppress(Exception):
-        cleanup(url, names)
+        delete_queues[request.param](url, names)
 
 
 def test_pipeline_over_a_real_broker(
