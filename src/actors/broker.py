@@ -115,6 +115,16 @@ class WorkerResources(Middleware):
         self.runtime = runtime
         self.sweeper: Sweeper | None = None
 
+    def before_worker_boot(self, broker, worker) -> None:
+        # Dramatiq's RabbitMQ consumers of a fresh delay queue race its declaration (a 404 and a
+        # 3 s restart); declaring every queue before the consumers start avoids that.
+        if hasattr(broker, "_ensure_queue"):
+            try:
+                for queue in broker.get_declared_queues():
+                    broker.declare_queue(queue, ensure=True)
+            except Exception:
+                log.warning("could not declare the queues yet; the consumers will retry")
+
     def after_worker_boot(self, broker, worker) -> None:
         reap_orphans(self.runtime.work_root)
         self.sweeper = Sweeper(self.runtime)
