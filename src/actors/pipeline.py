@@ -40,6 +40,7 @@ from conversion import (
     to_mp3,
 )
 from conversion.ffmpeg import ffmpeg_exe, input_args
+from conversion.probe import parse_probe
 from conversion.process import run_ffmpeg
 from core import jobs
 from core.mail import (
@@ -435,11 +436,11 @@ def _call_webhook(rt: Runtime, job: Job, url: str) -> list[NotifyError]:
 
 
 def _verify_mp3(path: Path, expected: float | None, lease: Lease) -> tuple[float, int | None]:
-    """Decode the whole MP3 and check its length; return (duration, average kbit/s)."""
-    media = probe(path, cancel=lease.lost)
-    stream = media.default_audio
-    if stream is None or stream.codec != "mp3":
-        raise _Unverified("it is not an MP3 audio file")
+    """Decode the whole MP3 and check its length; return (duration, average kbit/s).
+
+    One ffmpeg run does both: its stderr starts with the same header dump `probe` parses, and
+    `-xerror` turns any decoding error into a failed run.
+    """
     decoded: list[float] = []
 
     def on_line(line: str) -> None:
@@ -449,13 +450,19 @@ def _verify_mp3(path: Path, expected: float | None, lease: Lease) -> tuple[float
 
     outcome = run_ffmpeg(
         [
-            ffmpeg_exe(), "-nostdin", "-hide_banner", "-v", "error", "-nostats",
+            ffmpeg_exe(), "-nostdin", "-hide_banner", "-nostats", "-xerror",
             "-progress", "pipe:1", *input_args(path), "-map", "0:a:0", "-f", "null", "-",
         ],
-        deadline=deadline_for(media.duration),
+        deadline=deadline_for(expected),
         cancel=lease.lost,
         on_stdout_line=on_line,
+        stderr_head=1 << 20,
+        stderr_tail=4096,
     )  # fmt: skip
+    media = parse_probe(outcome.stderr)
+    stream = media.default_audio
+    if stream is None or stream.codec != "mp3" or not media.container.startswith("mp3"):
+        raise _Unverified("it is not an MP3 audio file")
     if outcome.returncode != 0:
         raise _Unverified("it does not decode")
     duration = decoded[-1] if decoded else (media.duration or 0.0)

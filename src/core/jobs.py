@@ -25,7 +25,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.models import Job, utcnow
@@ -83,7 +83,9 @@ def claim(session: Session, job_id: str, step: Step, lease_seconds: float) -> Cl
             Job.state == JobState.QUEUED.value,
             (Job.state == state.value) & (Job.updated_at < cutoff),
         )
-        values.update(state=state.value, progress=0.0)
+        values.update(
+            state=state.value, progress=0.0, started_at=func.coalesce(Job.started_at, now)
+        )
     else:
         # `advance` resets attempts to 0 when it hands the job to this step.
         where = (Job.state == state.value) & ((Job.attempts == 0) | (Job.updated_at < cutoff))
@@ -94,9 +96,6 @@ def claim(session: Session, job_id: str, step: Step, lease_seconds: float) -> Cl
     session.commit()
     job = session.get(Job, job_id, populate_existing=True)
     if result.rowcount == 1 and job is not None:
-        if step is Step.CONVERT and job.started_at is None:
-            job.started_at = now
-            session.commit()
         return Claim(token=job.attempts, job=job)
     if job is not None and job.state == state.value:
         age = (now - job.updated_at).total_seconds()
