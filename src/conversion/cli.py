@@ -96,7 +96,6 @@ def run(args: argparse.Namespace, stderr: TextIO | None = None) -> int:
 
     bar = _ProgressBar(len(pairs), stderr, enabled=not args.quiet and stderr.isatty())
     cancel = threading.Event()
-    failures = 0
 
     def convert(index: int, src: Path, dst: Path) -> bool:
         try:
@@ -109,10 +108,10 @@ def run(args: argparse.Namespace, stderr: TextIO | None = None) -> int:
                 cancel=cancel,
             )
         except ConversionError as error:
-            bar.message(f"failed: {src}: {error.reason}")
+            bar.failed(index, f"failed: {src}: {error.reason}")
             return False
         except OSError as error:
-            bar.message(f"failed: {src}: {error.strerror or error}")
+            bar.failed(index, f"failed: {src}: {error.strerror or error}")
             return False
         bar.done(index)
         return True
@@ -127,7 +126,7 @@ def run(args: argparse.Namespace, stderr: TextIO | None = None) -> int:
             for future in futures:
                 future.cancel()
             pool.shutdown(wait=True)
-            bar.message("interrupted; unfinished conversions were stopped")
+            bar.note("interrupted; unfinished conversions were stopped")
             return EXIT_INTERRUPTED
     bar.finish(failures)
     return EXIT_FAILED if failures else EXIT_OK
@@ -211,25 +210,37 @@ class _ProgressBar:
         self._last_draw = 0.0
 
     def update(self, index: int, percent: float) -> None:
+        """Record file ``index``'s progress and redraw if the last draw is old enough."""
         with self._lock:
             self._percents[index] = percent
             self._draw()
 
     def done(self, index: int) -> None:
+        """Count file ``index`` as converted."""
         with self._lock:
             self._percents[index] = 100.0
             self._finished += 1
             self._draw(force=True)
 
-    def message(self, line: str) -> None:
-        """Print a line above the bar."""
+    def failed(self, index: int, line: str) -> None:
+        """Count file ``index`` as finished and print ``line`` above the bar."""
         with self._lock:
+            self._percents[index] = 100.0
             self._finished += 1
-            self._clear()
-            print(line, file=self._stream, flush=True)
-            self._draw(force=True)
+            self._print(line)
+
+    def note(self, line: str) -> None:
+        """Print ``line`` above the bar."""
+        with self._lock:
+            self._print(line)
+
+    def _print(self, line: str) -> None:
+        self._clear()
+        print(line, file=self._stream, flush=True)
+        self._draw(force=True)
 
     def finish(self, failures: int) -> None:
+        """Replace the bar with a summary (always shown when something failed)."""
         with self._lock:
             self._clear()
             total = len(self._percents)

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -108,3 +113,49 @@ def test_exclusive_rate_flags(corpus) -> None:
 def test_per_file_option_error(corpus, tmp_path) -> None:
     code, err = run_cli(corpus["wav"], "-o", tmp_path / "x.mp3", "--audio-track", "4")
     assert code == 1 and "audio_track" in err and "1 audio track" in err
+
+
+CLI_SCRIPT = """
+import argparse, sys
+from conversion import cli
+parser = argparse.ArgumentParser()
+cli.add_arguments(parser)
+sys.exit(cli.run(parser.parse_args(sys.argv[1:])))
+"""
+
+
+def test_interrupt_stops_all_conversions(corpus, tmp_path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    sources = []
+    for name in ("one.flac", "two.flac"):
+        sources.append(tmp_path / name)
+        sources[-1].symlink_to(corpus["long"])
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CLI_SCRIPT, *map(str, sources), "-o", str(out), "--normalize"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        # Interrupt once both conversions are writing.
+        give_up = time.monotonic() + 60
+        while len(list(out.glob(".*.part"))) < 2 and time.monotonic() < give_up:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "interrupted" in err
+    assert list(out.iterdir()) == []
+    # ffmpeg ran in its own session: make sure none survived its parent.
+    assert not [
+        pid for pid in os.listdir("/proc") if pid.isdigit() and str(out).encode() in _cmdline(pid)
+    ]
+
+
+def _cmdline(pid: str) -> bytes:
+    try:
+        return Path("/proc", pid, "cmdline").read_bytes()
+    except OSError:
+        return b""
