@@ -172,7 +172,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each clip")
     parser.add_argument("--processes", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=1, help="worker threads per process")
+    parser.add_argument("--threads", type=int, default=2, help="worker threads per process")
     parser.add_argument("--broker-url", default="amqp://guest:guest@127.0.0.1:5672")
     parser.add_argument("--database-url", default=None, help="default: a temporary SQLite")
     parser.add_argument("--storage-url", default=None, help="default: a temporary folder")

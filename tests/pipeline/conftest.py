@@ -220,34 +220,67 @@ def run_worker(work_root) -> Iterator[Callable]:
         handle.stop(timeout_ms=10_000)
 
 
+def _submit(sessions, store, user_id: int, path: Path, enqueue: bool = True, **fields) -> str:
+    """Create a job the way the upload does: video blob, committed row, then enqueue."""
+    from actors import enqueue_pipeline
+
+    job_id = uuid.uuid4().hex
+    with path.open("rb") as f:
+        info = store.put("videos", job_id, f, filename=path.name, metadata={"user_id": user_id})
+    with session_scope(sessions) as session:
+        session.add(
+            Job(
+                id=job_id,
+                user_id=user_id,
+                original_filename=path.name,
+                video_blob_id=job_id,
+                video_size=info.size,
+                options=fields.pop("options", {}),
+                **fields,
+            )
+        )
+    if enqueue:
+        enqueue_pipeline(job_id)
+    return job_id
+
+
 @pytest.fixture
 def submit(sessions, store, make_user) -> Callable[..., str]:
-    """Create a job the way the upload does: video blob, committed row, then enqueue."""
+    """Return submit(path, *, user=None, enqueue=True, **job_fields) -> job id."""
 
     def submit(path: Path, *, user=None, enqueue: bool = True, **fields) -> str:
-        from actors import enqueue_pipeline
-
         user = user or make_user()
-        job_id = uuid.uuid4().hex
-        with path.open("rb") as f:
-            info = store.put("videos", job_id, f, filename=path.name, metadata={"user_id": user.id})
-        with session_scope(sessions) as session:
-            session.add(
-                Job(
-                    id=job_id,
-                    user_id=user.id,
-                    original_filename=path.name,
-                    video_blob_id=job_id,
-                    video_size=info.size,
-                    options=fields.pop("options", {}),
-                    **fields,
-                )
-            )
-        if enqueue:
-            enqueue_pipeline(job_id)
-        return job_id
+        return _submit(sessions, store, user.id, path, enqueue, **fields)
 
     return submit
+
+
+@pytest.fixture
+def submit_factory() -> Iterator[Callable]:
+    """Return factory(settings, sessions) -> (submit, wait_done) for a database of one's own."""
+    from core.accounts import create_user
+
+    stores = []
+
+    def factory(settings: Settings, sessions):
+        store = open_store(settings.storage_url)
+        stores.append(store)
+        with session_scope(sessions) as session:
+            user = create_user(session, f"u-{uuid.uuid4().hex[:8]}@example.com", "pass word 1234")
+            session.flush()
+            user_id = user.id
+
+        def submit(path: Path, **fields) -> str:
+            return _submit(sessions, store, user_id, path, **fields)
+
+        def wait_done(job_id: str, timeout: float = 60.0) -> Job:
+            return wait_for(sessions, job_id, "done", "failed", timeout=timeout)
+
+        return submit, wait_done
+
+    yield factory
+    for store in stores:
+        store.close()
 
 
 def load(sessions, job_id: str) -> Job:

@@ -110,3 +110,29 @@ def test_sigkill_mid_conversion_loses_nothing_and_repeats_nothing(
     second.send_signal(signal.SIGTERM)
     second.wait(timeout=30)
     assert h.files_under(worker_group.tmpdir) == []
+
+
+def test_sigterm_stops_ffmpeg_and_requeues_the_job(worker_group, submit, store, media, h, mailbox):
+    from actors.broker import setup_broker
+
+    setup_broker(worker_group.settings)
+    first = worker_group("first")
+    job_id = submit(media.long, options={"bitrate": 64})
+    h.wait_until(
+        lambda: 5 < h.load(job_id).progress < 90, timeout=60, what="the conversion to be mid-way"
+    )
+    first.send_signal(signal.SIGTERM)  # what Kubernetes does before it kills a pod
+    assert first.wait(timeout=30) == 0
+    # The conversion was interrupted, its ffmpeg killed and reaped, its folder removed, and the
+    # job handed back to the queue with the reason visible.
+    assert h.ffmpeg_processes(str(worker_group.tmpdir)) == []
+    assert h.files_under(worker_group.tmpdir) == []
+    job = h.load(job_id)
+    assert job.state == "queued" and job.progress == 0
+    assert job.reason == "Retrying after an error: The worker was stopped during the step."
+
+    worker_group("second")
+    job = h.wait_for(job_id, "done", "failed", timeout=90)
+    assert job.state == "done", job.reason
+    assert len(store.find("mp3s", job_id=job_id)) == 1
+    assert len(mailbox[0].for_job(job_id)) == 1

@@ -1,0 +1,40 @@
+"""The embedded mode's shape: stub broker, SQLite, a local blob folder and an outbox folder."""
+
+from __future__ import annotations
+
+from alembic import command
+
+from core.db import make_engine, make_sessions
+from testservices import alembic_config
+
+
+def test_embedded_worker_on_sqlite_and_local_folders(settings, tmp_path, media, submit_factory):
+    data = tmp_path / "var"
+    database_url = f"sqlite:///{data / 'vid2mp3.db'}"
+    data.mkdir(parents=True)
+    command.upgrade(alembic_config(database_url), "head")
+    embedded = settings.replace(
+        database_url=database_url,
+        storage_url=f"file://{data / 'blobs'}",
+        smtp_url=f"file://{data / 'outbox'}",
+        broker_url="stub://",
+    )
+    from actors.broker import setup_broker
+    from actors.embedded import start_embedded_worker
+
+    # As `vid2mp3 run` does: the web app sets the broker up, then the worker consumes it.
+    broker = setup_broker(embedded)
+    handle = start_embedded_worker(embedded)
+    engine = make_engine(database_url)
+    try:
+        assert handle.broker is broker
+        sessions = make_sessions(engine)
+        submit, wait_for = submit_factory(embedded, sessions)
+        job_id = submit(media.video)
+        job = wait_for(job_id)
+        assert job.state == "done", job.reason
+        assert (data / "outbox" / f"{job_id}.eml").exists()
+        assert (data / "blobs").exists()
+    finally:
+        handle.stop()
+        engine.dispose()
