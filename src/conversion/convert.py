@@ -104,6 +104,9 @@ def to_mp3(
     failure.
     """
     options = options or ConversionOptions()
+    dst = Path(dst)
+    if not dst.parent.is_dir():
+        raise FileNotFoundError(f"The output folder does not exist: {dst.parent}")
     if media is None:
         media = probe(src, deadline=deadline, cancel=cancel)
     if max_duration is not None and media.duration is not None and media.duration > max_duration:
@@ -114,7 +117,6 @@ def to_mp3(
     for key in ("artist", "album"):
         if getattr(options, key):
             tags[key] = getattr(options, key)
-    dst = Path(dst)
     # ffmpeg creates the temp file itself, so it gets the usual permissions (mkstemp's are 0600);
     # the random part keeps concurrent conversions to the same name apart; the cut keeps the
     # name within the file system's limit.

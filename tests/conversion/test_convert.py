@@ -181,6 +181,11 @@ def test_output_permissions_follow_umask(corpus, out_dir) -> None:
     assert dst.stat().st_mode & 0o777 == 0o644
 
 
+def test_missing_output_folder(corpus, tmp_path) -> None:
+    with pytest.raises(FileNotFoundError):
+        to_mp3(corpus["wav"], tmp_path / "nope" / "out.mp3")
+
+
 def test_replaces_existing_destination(corpus, out_dir) -> None:
     dst = out_dir / "out.mp3"
     dst.write_bytes(b"old")
