@@ -15,10 +15,12 @@ from .errors import (
     OutOfDiskError,
     TooLongError,
 )
-from .options import ConversionOptions
+from .options import MP3_BITRATES, MP3_SAMPLE_RATES, ConversionOptions
 from .probe import AudioStream, MediaInfo, probe
 
 __all__ = [
+    "MP3_BITRATES",
+    "MP3_SAMPLE_RATES",
     "AudioStream",
     "Cancelled",
     "ConversionError",
