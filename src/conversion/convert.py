@@ -60,6 +60,8 @@ class ConversionResult:
 
 @dataclasses.dataclass(frozen=True)
 class _Plan:
+    """What the ffmpeg command must do, decided from the media and the options."""
+
     stream: AudioStream
     copy: bool
     sample_rate: int

@@ -213,7 +213,8 @@ def parse_probe(text: str) -> MediaInfo:
 
     if not audio and not has_video:
         raise NotMediaError("The file contains no audio or video.")
-    # Descriptive tags missing from the file level come from the audio streams, default first.
+    # Descriptive tags missing from the file level come from the audio streams, default first;
+    # not a stream's language, which describes that track rather than the content.
     for _, stream_tag_block in sorted(audio, key=lambda pair: not pair[0].default):
         for key in DESCRIPTIVE_TAGS:
             if key not in tags and key != "language" and stream_tag_block.get(key):
