@@ -169,7 +169,14 @@ class RecordExhaustedJobs(Middleware):
         reason = describe_error(exception)
         try:
             with self.runtime.sessions() as session:
-                changed = jobs.fail_step(session, job_id, step, None, reason)
+                changed = jobs.fail_step(
+                    session,
+                    job_id,
+                    step,
+                    current_token(),
+                    reason,
+                    lease_seconds=self.runtime.lease_seconds,
+                )
         except Exception:
             log.exception("job %s: could not record the failure of %s", job_id, step)
             return

@@ -215,9 +215,14 @@ def _on_lease_lost(rt: Runtime, session: Session, job_id: str, step: Step) -> No
 
 
 def _fail(rt: Runtime, lease: Lease, reason: str) -> None:
-    log.warning("job %s: %s failed for good: %s", lease.job_id, lease.step, reason)
+    """Fail the job for good, unless it was cancelled (its video deleted) in the meantime."""
     lease.session.rollback()
-    jobs.fail_step(lease.session, lease.job_id, lease.step, lease.token, reason)
+    if not jobs.fail_step(lease.session, lease.job_id, lease.step, lease.token, reason):
+        _on_lease_lost(rt, lease.session, lease.job_id, lease.step)
+        return
+    log.warning("job %s: %s failed for good: %s", lease.job_id, lease.step, reason)
+    if lease.step is Step.CONVERT:
+        metrics().jobs.labels("failed").inc()
 
 
 # -- the actors --------------------------------------------------------------------------------
@@ -280,12 +285,10 @@ def convert(job_id: str) -> None:
         return
     except BlobNotFound:
         _fail(rt, lease, "The uploaded video is no longer available.")
-        metrics().jobs.labels("failed").inc()
         return
     except ConversionError as error:
         if error.permanent:
             _fail(rt, lease, error.reason)
-            metrics().jobs.labels("failed").inc()
             return
         metrics().jobs.labels("retried").inc()
         _on_error(rt, lease, error)

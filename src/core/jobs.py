@@ -130,8 +130,22 @@ def advance(session: Session, job_id: str, step: Step, token: int, **values: Any
     return _fenced(session, job_id, step, token, values)
 
 
-def fail_step(session: Session, job_id: str, step: Step, token: int | None, reason: str) -> bool:
-    """Mark the job failed at `step` with `reason`; without a token only an unleased job fails.
+def fail_step(
+    session: Session,
+    job_id: str,
+    step: Step,
+    token: int | None,
+    reason: str,
+    *,
+    lease_seconds: float | None = None,
+) -> bool:
+    """Mark the job failed at `step` with `reason`; False if the job is not ours to fail.
+
+    With `lease_seconds` (the exhausted-retries hook), the job fails if `token` is the last
+    lease taken on it (the actor released it after its error; a converting job is then back
+    in queued) or if nobody has held a lease for `lease_seconds`. So a job that another worker
+    is converting right now is never failed by a stale duplicate message. Without it, the
+    caller holds the lease `token`.
 
     The notify step never fails a job: its failure ends the job as done, the reason telling
     what could not be notified.
@@ -149,11 +163,15 @@ def fail_step(session: Session, job_id: str, step: Step, token: int | None, reas
             "finished_at": now,
         }
     values["updated_at"] = now
-    if token is not None:
+    if lease_seconds is None:
+        if token is None:
+            raise ValueError("fail_step needs the lease token or lease_seconds")
         return _fenced(session, job_id, step, token, values)
     states = [state.value] + ([JobState.QUEUED.value] if step is Step.CONVERT else [])
+    stale = Job.updated_at < now - dt.timedelta(seconds=lease_seconds)
+    ours = stale if token is None else or_(Job.attempts == token, stale)
     result = session.execute(
-        update(Job).where(Job.id == job_id, Job.state.in_(states)).values(**values),
+        update(Job).where(Job.id == job_id, Job.state.in_(states), ours).values(**values),
         execution_options={"synchronize_session": False},
     )
     session.commit()
