@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -57,9 +58,32 @@ def make_clips(folder: Path, count: int, seconds: float) -> list[Path]:
     return clips
 
 
-def plain_loop(clips: list[Path], out: Path) -> float:
-    """Convert every clip with raw ffmpeg, one after the other; return the wall time."""
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _group_cpu(main_pid: int) -> float:
+    """Return the CPU seconds of a dramatiq group: its processes plus their reaped ffmpegs."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # fields[1] is the parent pid; 11-14 are utime, stime, cutime, cstime.
+        if int(entry.name) == main_pid or int(fields[1]) == main_pid:
+            total += sum(int(value) for value in fields[11:15])
+    return total / tick
+
+
+def plain_loop(clips: list[Path], out: Path) -> tuple[float, float]:
+    """Convert every clip with raw ffmpeg, one after the other; return (wall, CPU) seconds."""
     out.mkdir(exist_ok=True)
+    cpu = _children_cpu()
     started = time.monotonic()
     for clip in clips:
         subprocess.run(
@@ -67,7 +91,7 @@ def plain_loop(clips: list[Path], out: Path) -> float:
              "-vn", "-c:a", "libmp3lame", "-b:a", "192k", str(out / (clip.stem + ".mp3"))],
             check=True,
         )  # fmt: skip
-    return time.monotonic() - started
+    return time.monotonic() - started, _children_cpu() - cpu
 
 
 def migrate(database_url: str) -> None:
@@ -79,8 +103,11 @@ def migrate(database_url: str) -> None:
     command.upgrade(config, "head")
 
 
-def pipeline_run(args, clips: list[Path], work: Path) -> float:
-    """Push the clips through the pipeline on a worker group; return the wall time."""
+def pipeline_run(args, clips: list[Path], work: Path) -> tuple[float, float]:
+    """Push the clips through the pipeline on a worker group; return (wall, CPU) seconds.
+
+    CPU counts the worker processes and their ffmpegs, not the database, store and broker.
+    """
     from actors import enqueue_pipeline
     from actors.broker import setup_broker
     from actors.worker import worker_argv
@@ -130,6 +157,7 @@ def pipeline_run(args, clips: list[Path], work: Path) -> float:
     )
     try:
         _wait_ready(work / "worker.log", args.processes)
+        cpu = _group_cpu(worker.pid)
         started = time.monotonic()
         for job_id, clip in job_ids:
             with session_scope(sessions) as session:
@@ -147,10 +175,11 @@ def pipeline_run(args, clips: list[Path], work: Path) -> float:
                 break
             time.sleep(0.05)
         elapsed = time.monotonic() - started
+        cpu = _group_cpu(worker.pid) - cpu
         failed = [s for s in finished if s != "done"]
         if failed:
             sys.exit(f"{len(failed)} jobs did not finish as done; see {work / 'worker.log'}")
-        return elapsed
+        return elapsed, cpu
     finally:
         os.killpg(worker.pid, signal.SIGTERM)
         worker.wait(60)
@@ -182,16 +211,22 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="vid2mp3-bench-") as tmp:
         work = Path(tmp)
         clips = make_clips(work, args.jobs, args.seconds)
-        loop = plain_loop(clips, work / "raw")
-        piped = pipeline_run(args, clips, work)
+        load = os.getloadavg()[0]
+        loop, loop_cpu = plain_loop(clips, work / "raw")
+        piped, piped_cpu = pipeline_run(args, clips, work)
     loop_rate = args.jobs / loop * 60
     pipe_rate = args.jobs / piped * 60
-    print(f"clips: {args.jobs} x {args.seconds:g} s; cores: {os.cpu_count()}")
-    print(f"plain ffmpeg loop:           {loop:7.1f} s  {loop_rate:7.1f} jobs/min")
+    n = args.jobs
+    print(f"clips: {n} x {args.seconds:g} s; cores: {os.cpu_count()}; load at start {load:.1f}")
     print(
-        f"pipeline ({args.processes} worker processes): {piped:7.1f} s  {pipe_rate:7.1f} jobs/min"
+        f"plain ffmpeg loop:      {loop:6.1f} s  {loop_rate:7.1f} jobs/min  "
+        f"CPU/job {loop_cpu / n * 1000:5.0f} ms"
     )
-    print(f"ratio pipeline / loop: {pipe_rate / loop_rate:.2f}")
+    print(
+        f"pipeline ({args.processes} proc x {args.threads} thr): {piped:6.1f} s  "
+        f"{pipe_rate:7.1f} jobs/min  CPU/job {piped_cpu / n * 1000:5.0f} ms"
+    )
+    print(f"ratio pipeline / loop: {pipe_rate / loop_rate:.2f} (jobs/min)")
 
 
 if __name__ == "__main__":
