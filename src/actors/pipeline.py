@@ -32,9 +32,11 @@ from actors.metrics import metrics
 from actors.runtime import Runtime, get_runtime
 from actors.workdir import job_workdir, reap_orphans
 from conversion import (
+    AudioStream,
     Cancelled,
     ConversionError,
     ConversionOptions,
+    MediaInfo,
     deadline_for,
     probe,
     to_mp3,
@@ -242,11 +244,13 @@ def convert(job_id: str) -> None:
         with job_workdir(rt.work_root, job_id) as workdir:
             source = workdir / "source"
             _download(rt, lease, "videos", job.video_blob_id or job_id, source)
-            media = probe(source, cancel=lease.lost)
-            jobs.record(
-                session, job_id, Step.CONVERT, lease.token,
-                duration=media.duration, media=_jsonable(media),
-            )  # fmt: skip
+            media = _known_media(job)
+            if media is None:
+                media = probe(source, cancel=lease.lost)
+                jobs.record(
+                    session, job_id, Step.CONVERT, lease.token,
+                    duration=media.duration, media=_jsonable(media),
+                )  # fmt: skip
             options = ConversionOptions.from_dict(job.options or {})
             output = workdir / "output.mp3"
             started = time.monotonic()
@@ -496,8 +500,23 @@ def _mp3_name(original: str) -> str:
     return (Path(original).stem or "audio") + ".mp3"
 
 
-def _jsonable(media) -> dict:
+def _jsonable(media: MediaInfo) -> dict:
     return dataclasses.asdict(media)
+
+
+def _known_media(job: Job) -> MediaInfo | None:
+    """Rebuild the MediaInfo stored on the job (by an earlier attempt or a probe at upload).
+
+    It saves the convert step one ffmpeg start; anything unexpected means "probe again".
+    """
+    data = job.media
+    if not isinstance(data, dict):
+        return None
+    try:
+        streams = [AudioStream(**stream) for stream in data.get("audio_streams", [])]
+        return MediaInfo(**{**data, "audio_streams": streams})
+    except TypeError:
+        return None
 
 
 def describe_error(error: BaseException) -> str:

@@ -319,3 +319,15 @@ def test_sweeper_puts_a_dead_workers_conversion_back_in_the_queue(
     assert (job_id, Step.CONVERT) in swept
     job = h.load(job_id)
     assert job.state == "queued" and job.progress == 0.0
+
+
+def test_media_facts_already_on_the_job_are_used(pipeline_settings, run_worker, submit, media, h):
+    import dataclasses
+
+    from conversion import probe
+
+    facts = dataclasses.asdict(probe(media.audio_only))
+    run_worker(pipeline_settings)
+    job = h.wait_for(submit(media.audio_only, media=facts, duration=2.0), "done", "failed")
+    assert job.state == "done", job.reason
+    assert job.media == facts
