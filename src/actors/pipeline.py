@@ -341,11 +341,12 @@ def store(job_id: str) -> None:
         _on_lease_lost(rt, session, job_id, Step.STORE)
         return
     except BlobNotFound:
+        _forget_mp3(rt, lease)
         _fail(rt, lease, "The converted MP3 is missing from storage; retry the job.")
         return
     except ConversionError as error:
         if error.permanent:
-            jobs.delete_blobs_quietly(rt.store, ("mp3s", job_id))
+            _forget_mp3(rt, lease)
             _fail(rt, lease, f"The converted MP3 failed its check: {error.reason}")
             return
         _on_error(rt, lease, error)
@@ -354,6 +355,13 @@ def store(job_id: str) -> None:
         _on_error(rt, lease, error)
         raise
     log.info("job %s: stored and verified (%.1f s, %d bytes)", job_id, duration, info.size)
+
+
+def _forget_mp3(rt: Runtime, lease: Lease) -> None:
+    """Drop a missing or bad MP3, so that retrying the job converts again."""
+    jobs.delete_blobs_quietly(rt.store, ("mp3s", lease.job_id))
+    lease.session.rollback()
+    jobs.record(lease.session, lease.job_id, Step.STORE, lease.token, mp3_blob_id=None)
 
 
 def notify(job_id: str) -> None:

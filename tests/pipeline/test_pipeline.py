@@ -331,3 +331,27 @@ def test_media_facts_already_on_the_job_are_used(pipeline_settings, run_worker, 
     job = h.wait_for(submit(media.audio_only, media=facts, duration=2.0), "done", "failed")
     assert job.state == "done", job.reason
     assert job.media == facts
+
+
+def test_a_missing_mp3_fails_the_store_step_and_retry_converts_again(
+    pipeline_settings, run_worker, submit, store, media, h, sessions
+):
+    from actors import enqueue_pipeline
+
+    run_worker(pipeline_settings)
+    job_id = submit(media.audio_only, enqueue=False)
+    with sessions_scope(h) as session:  # as if the MP3 vanished between convert and store
+        session.execute(
+            update(Job).where(Job.id == job_id).values(state="storing", mp3_blob_id=job_id)
+        )
+    enqueue_pipeline(job_id, Step.STORE)
+    job = h.wait_for(job_id, "failed", "done")
+    assert (job.failed_step, job.mp3_blob_id) == ("store", None)
+    assert job.reason == "The converted MP3 is missing from storage; retry the job."
+
+    with sessions_scope(h) as session:
+        step = retry_job(session, session.get(Job, job_id))
+    assert step is Step.CONVERT
+    enqueue_pipeline(job_id, step)
+    assert h.wait_for(job_id, "done", "failed").state == "done"
+    assert store.exists("mp3s", job_id)
