@@ -42,6 +42,7 @@ def setup_broker(settings: Settings, *, work_root: Path | None = None) -> dramat
     """Return the broker for `settings.broker_url` with the actors declared; make it current."""
     runtime = Runtime(settings, work_root=work_root)
     set_runtime(runtime)
+    _install_job_id_in_log_records()
     middleware = [
         WorkerResources(runtime),
         AgeLimit(),
@@ -99,6 +100,32 @@ def _retry_when(max_retries: int):
     return retry_when
 
 
+def current_job_id() -> str | None:
+    """Return the id of the job whose message this thread is processing, if any."""
+    return getattr(_thread_state, "job_id", None)
+
+
+def _install_job_id_in_log_records() -> None:
+    """Give every log record made while a message is processed a `job_id` attribute.
+
+    The JSON log format writes it as a field, so every line of a job's step carries the id,
+    Dramatiq's own lines included.
+    """
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "vid2mp3_job_id", False):
+        return
+
+    def factory(*args, **kwargs):
+        record = previous(*args, **kwargs)
+        job_id = current_job_id()
+        if job_id is not None:
+            record.job_id = job_id
+        return record
+
+    factory.vid2mp3_job_id = True
+    logging.setLogRecordFactory(factory)
+
+
 def current_token() -> int | None:
     """Return the lease token the running actor holds (for the exhausted-retries hook)."""
     return getattr(_thread_state, "token", None)
@@ -139,10 +166,12 @@ class WorkerResources(Middleware):
 
     def before_process_message(self, broker, message) -> None:
         set_current_token(None)
+        _thread_state.job_id = message.args[0] if message.args else None
         self.runtime.open_message_session()
 
     def after_process_message(self, broker, message, *, result=None, exception=None) -> None:
         set_current_token(None)
+        _thread_state.job_id = None
         self.runtime.close_message_session()
 
     after_skip_message = after_process_message

@@ -28,7 +28,19 @@ def setup() -> None:
     settings = Settings.from_env()
     # Before prometheus_client is imported anywhere in this process.
     metrics.enable_multiprocess(settings)
+    _configure_logging(settings)
     setup_broker(settings)
+
+
+def _configure_logging(settings: Settings) -> None:
+    """Apply LOG_LEVEL, and LOG_FORMAT=json to the handlers Dramatiq's CLI installed."""
+    root = logging.getLogger()
+    root.setLevel(settings.log_level)
+    if settings.log_format == "json":
+        from vid2mp3.jsonlog import JsonFormatter
+
+        for handler in root.handlers:
+            handler.setFormatter(JsonFormatter())
 
 
 def resolve_queues(settings: Settings, queues: list[str] | None) -> list[str]:

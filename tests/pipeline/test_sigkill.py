@@ -9,6 +9,7 @@ empty TMPDIR, no ffmpeg left.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -43,6 +44,7 @@ def worker_group(pipeline_settings, rabbitmq_url, tmp_path, delete_queues):
         "RETRY_MAX_BACKOFF_MS": "2000",
         "METRICS_PORT": str(metrics_port),
         "TMPDIR": str(tmpdir),
+        "LOG_FORMAT": "json",
     }
     groups: list[subprocess.Popen] = []
 
@@ -61,6 +63,7 @@ def worker_group(pipeline_settings, rabbitmq_url, tmp_path, delete_queues):
         return proc
 
     start.settings = settings
+    start.log = lambda name: (tmp_path / f"{name}.log").read_text(errors="replace")
     start.tmpdir = tmpdir
     start.metrics_port = metrics_port
     yield start
@@ -110,6 +113,14 @@ def test_sigkill_mid_conversion_loses_nothing_and_repeats_nothing(
     second.send_signal(signal.SIGTERM)
     second.wait(timeout=30)
     assert h.files_under(worker_group.tmpdir) == []
+
+    # JSON logs from the worker process (Dramatiq's main process keeps its own format): every
+    # line of the job's steps carries its id, Dramatiq's own lines included.
+    text = worker_group.log("second")
+    lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    ours = [line for line in lines if line.get("job_id") == job_id]
+    assert any(line["message"].startswith(f"job {job_id}: converted") for line in ours)
+    assert any(line["logger"].startswith("dramatiq") for line in ours)
 
 
 def test_sigterm_stops_ffmpeg_and_requeues_the_job(worker_group, submit, store, media, h, mailbox):
