@@ -39,10 +39,13 @@ def start_embedded_worker(
     threads: int = 2,
     work_root: Path | None = None,
     queues: list[str] | None = None,
+    resume: bool = True,
 ) -> EmbeddedWorker:
     """Start the pipeline's worker inside this process, on `settings.broker_url` (stub://).
 
-    Also used by the tests with real brokers. Returns a handle whose `stop()` must be called.
+    On the stub broker, every unfinished job in the database is re-enqueued first (`resume`;
+    the tests, whose database is shared, turn it off). Also used by the tests with real
+    brokers. Returns a handle whose `stop()` must be called.
     """
     from actors.broker import current_broker, setup_broker
 
@@ -55,4 +58,22 @@ def start_embedded_worker(
         broker, worker_threads=threads, queues=resolve_queues(settings, queues) or None
     )
     worker.start()
+    if resume and settings.embedded:
+        _resume_unfinished_jobs()
     return EmbeddedWorker(broker, worker)
+
+
+def _resume_unfinished_jobs() -> None:
+    """Re-enqueue every unfinished job: the stub broker's messages died with the last process.
+
+    Only one process consumes an embedded service's jobs, so a job that is not finished now
+    has no message and no worker; waiting STUCK_JOB_SECONDS for the sweeper would be pointless.
+    """
+    from actors.pipeline import enqueue_pipeline
+    from actors.runtime import get_runtime
+    from core.jobs import sweep_stuck_jobs
+
+    runtime = get_runtime()
+    sweep_stuck_jobs(
+        runtime.sessions, enqueue_pipeline, 0, lease_seconds=runtime.lease_seconds, limit=10_000
+    )

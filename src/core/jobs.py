@@ -268,6 +268,7 @@ def sweep_stuck_jobs(
     enqueue: Enqueue,
     stuck_after_seconds: float,
     *,
+    lease_seconds: float | None = None,
     limit: int = 200,
 ) -> list[str]:
     """Re-enqueue unfinished jobs whose row has not changed for `stuck_after_seconds`.
@@ -276,11 +277,12 @@ def sweep_stuck_jobs(
     `updated_at`, so only one sweeper re-enqueues it per period, and the actors are idempotent
     anyway. A stale converting job goes back to queued (its worker is gone); a stale storing or
     notifying job gets an expired lease, so the new message can claim it at once. Returns the
-    ids of the re-enqueued jobs.
+    ids of the re-enqueued jobs. `lease_seconds` is the workers' lease (default: derived from
+    `stuck_after_seconds` as the workers derive it from STUCK_JOB_SECONDS).
     """
     now = utcnow()
     cutoff = now - dt.timedelta(seconds=stuck_after_seconds)
-    lease = lease_seconds_for(stuck_after_seconds)
+    lease = lease_seconds_for(stuck_after_seconds) if lease_seconds is None else lease_seconds
     swept: list[tuple[str, Step]] = []
     with sessions() as session:
         rows = session.execute(

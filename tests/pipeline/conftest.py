@@ -211,7 +211,8 @@ def run_worker(work_root) -> Iterator[Callable]:
     started = []
 
     def start(settings: Settings, **kw):
-        handle = start_embedded_worker(settings, work_root=work_root, **kw)
+        # resume=False: other tests' unfinished jobs share this database.
+        handle = start_embedded_worker(settings, work_root=work_root, resume=False, **kw)
         started.append(handle)
         return handle
 

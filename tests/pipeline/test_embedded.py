@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from alembic import command
+from sqlalchemy import update
 
-from core.db import make_engine, make_sessions
+from core.db import make_engine, make_sessions, session_scope
+from core.models import Job
 from testservices import alembic_config
 
 
@@ -35,6 +37,19 @@ def test_embedded_worker_on_sqlite_and_local_folders(settings, tmp_path, media, 
         assert job.state == "done", job.reason
         assert (data / "outbox" / f"{job_id}.eml").exists()
         assert (data / "blobs").exists()
+
+        # The process stops with jobs in flight: one queued (its message only in memory), one
+        # caught mid-conversion. The next start resumes both at once.
+        handle.stop()
+        queued = submit(media.audio_only, enqueue=False)
+        converting = submit(media.audio_only, enqueue=False)
+        with session_scope(sessions) as session:
+            session.execute(
+                update(Job).where(Job.id == converting).values(state="converting", attempts=1)
+            )
+        handle = start_embedded_worker(embedded)
+        assert wait_for(queued).state == "done"
+        assert wait_for(converting).state == "done"
     finally:
         handle.stop()
         engine.dispose()
