@@ -15,7 +15,7 @@ from web.auth import AuthMiddleware
 from web.metrics import MetricsMiddleware, MetricsResource
 from web.resources.download import DownloadByFileResource, JobMp3Resource, SignedLinkResource
 from web.resources.health import LivenessResource, ReadinessResource
-from web.resources.jobs import JobResource, JobsResource
+from web.resources.jobs import JobResource, JobRetryResource, JobsResource
 from web.resources.login import LoginResource, ValidateResource
 from web.resources.upload import UploadResource
 
@@ -48,7 +48,8 @@ def create_app(
     app.add_route("/validate", ValidateResource())
     app.add_route("/upload", UploadResource(settings, sessions, store, enqueue))
     app.add_route("/jobs", JobsResource(sessions))
-    app.add_route("/jobs/{job_id}", JobResource(sessions))
+    app.add_route("/jobs/{job_id}", JobResource(sessions, store))
+    app.add_route("/jobs/{job_id}/retry", JobRetryResource(sessions, enqueue))
     app.add_route("/jobs/{job_id}/mp3", JobMp3Resource(sessions, store))
     app.add_route("/download", DownloadByFileResource(sessions, store))
     app.add_route("/d/{token}", SignedLinkResource(sessions, store, tokens))

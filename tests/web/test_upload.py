@@ -10,25 +10,7 @@ from conversion.options import ConversionOptions
 from core.db import session_scope
 from core.models import Job
 from core.states import Step
-
-
-def multipart(parts: list[tuple[str, str | None, bytes]], boundary: str = "XyZ123boundary"):
-    """Build a multipart/form-data body from (name, filename, data) parts."""
-    chunks = []
-    for name, filename, data in parts:
-        disposition = f'form-data; name="{name}"'
-        if filename is not None:
-            disposition += f'; filename="{filename}"'
-        chunks.append(
-            f"--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n".encode() + data + b"\r\n"
-        )
-    body = b"".join(chunks) + f"--{boundary}--\r\n".encode()
-    return body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
-
-
-def upload(client, auth, parts, **kwargs):
-    body, headers = multipart(parts)
-    return client.simulate_post("/upload", body=body, headers={**auth, **headers}, **kwargs)
+from forms import upload
 
 
 def video_blobs(services, owner_id):

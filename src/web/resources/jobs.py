@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import falcon
 from sqlalchemy import func, select
 
+from core import jobs
 from core.db import session_scope
 from core.models import Job
+from core.states import InvalidTransition
+from core.storage import BlobStore
 from web.auth import Principal
 from web.errors import Problem, not_found
 
@@ -90,14 +94,42 @@ class JobsResource:
 
 
 class JobResource:
-    """`GET /jobs/{id}`: one job's state, progress and facts."""
+    """`GET /jobs/{id}`: one job's state and facts; `DELETE`: cancel it and remove its files."""
 
-    def __init__(self, sessions) -> None:
+    def __init__(self, sessions, store: BlobStore) -> None:
         self._sessions = sessions
+        self._store = store
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, job_id: str) -> None:
         with session_scope(self._sessions) as session:
             resp.media = job_json(visible_job(session, req.context.principal, job_id))
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, job_id: str) -> None:
+        with session_scope(self._sessions) as session:
+            job = visible_job(session, req.context.principal, job_id)
+            # A running worker sees the cancellation within a second and kills its ffmpeg.
+            jobs.cancel_job(session, self._store, job)
+            resp.media = job_json(job)
+
+
+class JobRetryResource:
+    """`POST /jobs/{id}/retry`: run a failed job again from the step that failed."""
+
+    def __init__(self, sessions, enqueue: Callable[..., None]) -> None:
+        self._sessions = sessions
+        self._enqueue = enqueue
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, job_id: str) -> None:
+        with session_scope(self._sessions) as session:
+            job = visible_job(session, req.context.principal, job_id)
+            try:
+                step = jobs.retry_job(session, job)
+            except InvalidTransition as error:
+                raise Problem(falcon.HTTP_409, str(error)) from None
+        # After the commit, as for an upload: a worker must find the row changed.
+        self._enqueue(job.id, step)
+        resp.status = falcon.HTTP_202
+        resp.media = job_json(job)
 
 
 def _int_param(req, name, default, low, high):
