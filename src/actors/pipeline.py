@@ -409,7 +409,7 @@ def _send_email(rt: Runtime, lease: Lease, job: Job, user: User, url: str) -> li
         to=user.email,
         filename=job.original_filename,
         download_url=url,
-        expires_hours=rt.settings.download_link_ttl_seconds // 3600,
+        expires_seconds=rt.settings.download_link_ttl_seconds,
         duration=job.mp3_duration,
     )
     try:

@@ -57,7 +57,7 @@ def build_message(
     to: str,
     filename: str,
     download_url: str,
-    expires_hours: int,
+    expires_seconds: int,
     duration: float | None,
 ) -> EmailMessage:
     """Build the "your MP3 is ready" e-mail (plain text)."""
@@ -75,11 +75,20 @@ def build_message(
     msg.set_content(
         f"Hello,\n\n"
         f"{filename} has been converted to {name}{length}.\n\n"
-        f"Download it here (the link works for {expires_hours} hours, no login needed):\n"
+        f"Download it here (the link works for {_span(expires_seconds)}, no login needed):\n"
         f"{download_url}\n\n"
         f"-- vid2mp3\n"
     )
     return msg
+
+
+def _span(seconds: int) -> str:
+    """Say how long a link lasts in the largest whole unit: "7 days", "12 hours", "30 minutes"."""
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count > 1 else ''}"
+    return f"{seconds} seconds"
 
 
 def send_mail(smtp_url: str, msg: EmailMessage, *, outbox_name: str) -> None:

@@ -53,6 +53,7 @@ def test_video_becomes_mp3_and_owner_gets_mail(
     [mail] = box.for_job(job_id)
     assert mail["Message-ID"] == f"<job-{job_id}@vid2mp3>"
     body = mail.get_payload(decode=True).decode()
+    assert "the link works for 7 days, no login needed" in body
     link = re.search(r"http://testserver/d/(\S+)", body)
     assert link, body
     claims = _token_service(pipeline_settings).verify(link[1], audience="vid2mp3-download")
