@@ -128,7 +128,7 @@ def pipeline_run(args, clips: list[Path], work: Path) -> tuple[float, float]:
         "VIDEO_QUEUE": f"bench-video-{tag}",
         "MP3_QUEUE": f"bench-mp3-{tag}",
         "METRICS_PORT": str(args.metrics_port),
-        "LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": "INFO",  # the "ready for action" lines tell when the group is up
     }
     settings = Settings.from_env(environ)
     migrate(settings.database_url)
@@ -185,6 +185,21 @@ def pipeline_run(args, clips: list[Path], work: Path) -> tuple[float, float]:
         worker.wait(60)
         store.close()
         engine.dispose()
+        _delete_queues(settings)
+
+
+def _delete_queues(settings) -> None:
+    """Remove this run's queues (and their delay and dead-letter queues) from RabbitMQ."""
+    import pika
+
+    connection = pika.BlockingConnection(pika.URLParameters(settings.broker_url))
+    try:
+        channel = connection.channel()
+        for name in (settings.video_queue, settings.mp3_queue):
+            for queue in (name, f"{name}.DQ", f"{name}.XQ"):
+                channel.queue_delete(queue)
+    finally:
+        connection.close()
 
 
 def _wait_ready(log: Path, processes: int, timeout: float = 60.0) -> None:
