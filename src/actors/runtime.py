@@ -17,9 +17,7 @@ from core.db import make_engine, make_sessions
 from core.jobs import lease_seconds_for
 from core.settings import Settings
 from core.storage import BlobStore, open_store
-from core.tokens import TokenService
-
-DOWNLOAD_AUDIENCE = "vid2mp3-download"
+from core.tokens import DOWNLOAD_AUDIENCE, TokenService, token_service
 
 
 class Runtime:
@@ -56,10 +54,7 @@ class Runtime:
     def tokens(self) -> TokenService:
         with self._lock:
             if self._tokens is None:
-                s = self.settings
-                self._tokens = TokenService(
-                    s.signing_secret(), s.jwt_issuer, s.jwt_audience, s.jwt_ttl_seconds
-                )
+                self._tokens = token_service(self.settings)
             return self._tokens
 
     def download_url(self, job_id: str) -> str:

@@ -17,7 +17,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from joserfc import jwt
 from joserfc.errors import (
@@ -31,7 +31,12 @@ from joserfc.errors import (
 )
 from joserfc.jwk import OctKey
 
+if TYPE_CHECKING:
+    from core.settings import Settings
+
 ALGORITHM = "HS256"
+# The audience of e-mailed download links; the API's own audience comes from settings.
+DOWNLOAD_AUDIENCE = "vid2mp3-download"
 MIN_SECRET_LENGTH = 32
 MAX_TOKEN_LENGTH = 8192
 REQUIRED_CLAIMS = ("iss", "sub", "aud", "iat", "nbf", "exp", "jti")
@@ -208,3 +213,13 @@ def bearer_token(header_value: str | None) -> str:
     if len(parts) != 2 or parts[0].lower() != "bearer":
         raise InvalidToken("malformed Authorization header")
     return parts[1]
+
+
+def token_service(settings: Settings) -> TokenService:
+    """Return the service that signs and checks this deployment's tokens and download links."""
+    return TokenService(
+        settings.signing_secret(),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        ttl_seconds=settings.jwt_ttl_seconds,
+    )

@@ -8,7 +8,7 @@ import logging
 from core.db import make_engine, make_sessions
 from core.settings import Settings
 from core.storage import BlobStore, open_store
-from core.tokens import TokenService
+from core.tokens import TokenService, token_service
 
 
 @dataclasses.dataclass
@@ -35,17 +35,7 @@ def build_services(settings: Settings) -> Services:
         engine=engine,
         sessions=make_sessions(engine),
         store=open_store(settings.storage_url),
-        tokens=make_tokens(settings),
-    )
-
-
-def make_tokens(settings: Settings) -> TokenService:
-    """Return the token service for API and download-link tokens."""
-    return TokenService(
-        settings.signing_secret(),
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
-        ttl_seconds=settings.jwt_ttl_seconds,
+        tokens=token_service(settings),
     )
 
 

@@ -15,12 +15,9 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from email import message_from_bytes
-from email.message import Message
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from dramatiq.middleware import Middleware
 
 from conversion.ffmpeg import ffmpeg_exe
@@ -28,7 +25,7 @@ from core.db import session_scope
 from core.models import Job
 from core.settings import Settings
 from core.storage import open_store
-from testservices import free_port
+from smtpbox import Mailbox, running_mailbox
 
 FFMPEG = ffmpeg_exe()
 
@@ -146,33 +143,11 @@ def media(tmp_path_factory) -> Media:
     return Media(tmp_path_factory.mktemp("pipeline-media"))
 
 
-class Mailbox:
-    """An aiosmtpd handler that keeps every message it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-        self.envelopes: list = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.envelopes.append(envelope)
-        self.messages.append(message_from_bytes(envelope.content))
-        return "250 Message accepted for delivery"
-
-    def for_job(self, job_id: str) -> list[Message]:
-        return [m for m in self.messages if job_id in (m["Message-ID"] or "")]
-
-
 @pytest.fixture
 def mailbox() -> Iterator[tuple[Mailbox, int]]:
     """Run a real SMTP server on a free port; yield (mailbox, port)."""
-    handler = Mailbox()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield handler, port
-    finally:
-        controller.stop()
+    with running_mailbox() as running:
+        yield running
 
 
 @pytest.fixture

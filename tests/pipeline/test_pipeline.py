@@ -17,13 +17,9 @@ from core.jobs import cancel_job, retry_job, sweep_stuck_jobs
 from core.mail import SIGNATURE_HEADER, verify_signature, webhook_secret
 from core.models import Job
 from core.states import JobState, Step
-from core.tokens import TokenService
+from core.tokens import DOWNLOAD_AUDIENCE, token_service
 
 pytestmark = pytest.mark.usefixtures("mailbox")
-
-
-def _token_service(settings) -> TokenService:
-    return TokenService(settings.signing_secret(), settings.jwt_issuer, "unused", 60)
 
 
 def test_video_becomes_mp3_and_owner_gets_mail(
@@ -56,7 +52,7 @@ def test_video_becomes_mp3_and_owner_gets_mail(
     assert "the link works for 7 days, no login needed" in body
     link = re.search(r"http://testserver/d/(\S+)", body)
     assert link, body
-    claims = _token_service(pipeline_settings).verify(link[1], audience="vid2mp3-download")
+    claims = token_service(pipeline_settings).verify(link[1], audience=DOWNLOAD_AUDIENCE)
     assert claims["sub"] == job_id
     assert h.files_under(work_root) == []
 

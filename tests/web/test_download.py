@@ -10,6 +10,7 @@ import pytest
 
 from core.db import session_scope
 from core.models import Job, utcnow
+from core.tokens import DOWNLOAD_AUDIENCE
 
 MP3_BYTES = os.urandom(300_000)
 
@@ -108,7 +109,7 @@ def test_mp3_not_ready_is_404_with_the_state(client, auth, sessions, user):
 
 
 def test_signed_link_works_without_a_bearer_header(client, services, stored_job):
-    token, _ = services.tokens.issue(stored_job.id, audience="vid2mp3-download")
+    token, _ = services.tokens.issue(stored_job.id, audience=DOWNLOAD_AUDIENCE)
     result = client.simulate_get(f"/d/{token}")
     assert result.status_code == 200
     assert result.content == MP3_BYTES
@@ -127,7 +128,7 @@ def test_expired_download_link_is_401(client, services, stored_job):
     past = TokenService(
         services.settings.signing_secret(), "vid2mp3", "vid2mp3-api", 60, clock=lambda: 1.0e9
     )
-    token, _ = past.issue(stored_job.id, audience="vid2mp3-download")
+    token, _ = past.issue(stored_job.id, audience=DOWNLOAD_AUDIENCE)
     result = client.simulate_get(f"/d/{token}")
     assert result.status_code == 401
     assert "expired" in result.json["detail"]

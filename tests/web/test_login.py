@@ -9,6 +9,7 @@ import pytest
 
 from core.accounts import disable_user
 from core.db import session_scope
+from core.tokens import DOWNLOAD_AUDIENCE
 from testservices import TEST_PASSWORD
 
 
@@ -144,6 +145,6 @@ def test_token_from_another_secret_is_rejected(client, services, user):
 
 
 def test_download_link_token_is_not_an_api_token(client, services, user):
-    token, _ = services.tokens.issue(str(user.id), audience="vid2mp3-download")
+    token, _ = services.tokens.issue(str(user.id), audience=DOWNLOAD_AUDIENCE)
     result = client.simulate_get("/jobs", headers={"Authorization": f"Bearer {token}"})
     assert_problem(result, 401, "audience")

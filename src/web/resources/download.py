@@ -12,11 +12,10 @@ from sqlalchemy import select
 from core.db import session_scope
 from core.models import Job
 from core.storage import BlobNotFound, BlobStore
-from core.tokens import InvalidToken, TokenService
+from core.tokens import DOWNLOAD_AUDIENCE, InvalidToken, TokenService
 from web.errors import Problem, not_found
 from web.resources.jobs import visible_job
 
-DOWNLOAD_AUDIENCE = "vid2mp3-download"
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
