@@ -8,14 +8,12 @@ runs the same actors on threads of its own process (`actors.embedded`).
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 
 from actors import metrics
+from core.logs import configure_logging
 from core.settings import Settings
-
-log = logging.getLogger(__name__)
 
 # Logical queue names accepted by `vid2mp3 worker --queues`, mapped to the configured ones.
 QUEUE_ALIASES = ("video", "mp3")
@@ -28,19 +26,8 @@ def setup() -> None:
     settings = Settings.from_env()
     # Before prometheus_client is imported anywhere in this process.
     metrics.enable_multiprocess(settings)
-    _configure_logging(settings)
+    configure_logging(settings, keep_handlers=True)
     setup_broker(settings)
-
-
-def _configure_logging(settings: Settings) -> None:
-    """Apply LOG_LEVEL, and LOG_FORMAT=json to the handlers Dramatiq's CLI installed."""
-    root = logging.getLogger()
-    root.setLevel(settings.log_level)
-    if settings.log_format == "json":
-        from vid2mp3.jsonlog import JsonFormatter
-
-        for handler in root.handlers:
-            handler.setFormatter(JsonFormatter())
 
 
 def resolve_queues(settings: Settings, queues: list[str] | None) -> list[str]:

@@ -97,9 +97,10 @@ def _serve(args) -> int:
 
 
 def _worker(args) -> int:
-    from vid2mp3.server import run_worker
+    from actors.worker import run_worker
 
-    return run_worker(Settings.from_env(), args.queues, args.processes, args.threads)
+    run_worker(Settings.from_env(), args.queues, args.processes, args.threads)
+    return 0  # not reached: run_worker replaces this process
 
 
 def _migrate(args) -> int:

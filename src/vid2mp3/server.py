@@ -1,4 +1,4 @@
-"""Run the web app under gunicorn and the pipeline's Dramatiq worker, from settings."""
+"""Run the web app under gunicorn from settings (`vid2mp3 serve`, and `vid2mp3 run` embedded)."""
 
 from __future__ import annotations
 
@@ -67,14 +67,3 @@ def _forget_worker_metrics(server, worker) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
-
-
-def run_worker(
-    settings: Settings, queues: list[str] | None, processes: int | None, threads: int | None
-) -> int:
-    """Replace this process with the Dramatiq worker over the pipeline's actors."""
-    from actors.worker import worker_argv
-
-    argv = worker_argv(settings, queues, processes, threads)
-    os.execvp(argv[0], argv)  # noqa: S606 - argv is built from our own settings
-    return 0  # pragma: no cover - exec does not return

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
 
 from core.db import make_engine, make_sessions
 from core.settings import Settings
@@ -37,17 +36,3 @@ def build_services(settings: Settings) -> Services:
         store=open_store(settings.storage_url),
         tokens=token_service(settings),
     )
-
-
-def configure_logging(settings: Settings) -> None:
-    """Log one line per event, as JSON in production (LOG_FORMAT=json) or as plain text."""
-    handler = logging.StreamHandler()
-    if settings.log_format == "json":
-        from vid2mp3.jsonlog import JsonFormatter
-
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(settings.log_level)

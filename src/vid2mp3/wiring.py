@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import atexit
 
+from core.logs import configure_logging
 from core.settings import Settings
-from vid2mp3.services import build_services, configure_logging
+from vid2mp3.services import build_services
 from web.app import create_app
 
 
