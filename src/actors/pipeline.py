@@ -179,6 +179,16 @@ class _BeatingReader:
         return self._f.read(n)
 
 
+def _begin(job_id: str, step: Step) -> tuple[Runtime, Session, Job, Lease] | None:
+    """Claim `step` of the job for this worker; None when there is nothing to do."""
+    rt = get_runtime()
+    session = rt.session()
+    claim = _claim(rt, session, job_id, step)
+    if claim is None:
+        return None
+    return rt, session, claim.job, Lease(rt, session, job_id, step, claim.token)
+
+
 def _claim(rt: Runtime, session: Session, job_id: str, step: Step) -> jobs.Claim | None:
     claim = jobs.claim(session, job_id, step, rt.lease_seconds)
     if claim.acquired:
@@ -232,13 +242,10 @@ def _fail(rt: Runtime, lease: Lease, reason: str) -> None:
 
 def convert(job_id: str) -> None:
     """Convert the job's video to an MP3 stored under the job's id in the "mp3s" bucket."""
-    rt = get_runtime()
-    session = rt.session()
-    claim = _claim(rt, session, job_id, Step.CONVERT)
-    if claim is None:
+    started = _begin(job_id, Step.CONVERT)
+    if started is None:
         return
-    job = claim.job
-    lease = Lease(rt, session, job_id, Step.CONVERT, claim.token)
+    rt, session, job, lease = started
     reap_orphans(rt.work_root, job_id)
     try:
         with job_workdir(rt.work_root, job_id) as workdir:
@@ -313,13 +320,10 @@ def convert(job_id: str) -> None:
 
 def store(job_id: str) -> None:
     """Verify the stored MP3, record its facts, apply the video's retention, mark it stored."""
-    rt = get_runtime()
-    session = rt.session()
-    claim = _claim(rt, session, job_id, Step.STORE)
-    if claim is None:
+    started = _begin(job_id, Step.STORE)
+    if started is None:
         return
-    job = claim.job
-    lease = Lease(rt, session, job_id, Step.STORE, claim.token)
+    rt, session, job, lease = started
     try:
         with job_workdir(rt.work_root, job_id) as workdir:
             path = workdir / "check.mp3"
@@ -366,13 +370,10 @@ def _forget_mp3(rt: Runtime, lease: Lease) -> None:
 
 def notify(job_id: str) -> None:
     """E-mail the owner a download link (once) and call the job's webhook, then mark it done."""
-    rt = get_runtime()
-    session = rt.session()
-    claim = _claim(rt, session, job_id, Step.NOTIFY)
-    if claim is None:
+    started = _begin(job_id, Step.NOTIFY)
+    if started is None:
         return
-    job = claim.job
-    lease = Lease(rt, session, job_id, Step.NOTIFY, claim.token)
+    rt, session, job, lease = started
     errors: list[NotifyError] = []
     try:
         user = session.get(User, job.user_id)
