@@ -242,10 +242,10 @@ def _fail(rt: Runtime, lease: Lease, reason: str) -> None:
 
 def convert(job_id: str) -> None:
     """Convert the job's video to an MP3 stored under the job's id in the "mp3s" bucket."""
-    started = _begin(job_id, Step.CONVERT)
-    if started is None:
+    claimed = _begin(job_id, Step.CONVERT)
+    if claimed is None:
         return
-    rt, session, job, lease = started
+    rt, session, job, lease = claimed
     reap_orphans(rt.work_root, job_id)
     try:
         with job_workdir(rt.work_root, job_id) as workdir:
@@ -320,10 +320,10 @@ def convert(job_id: str) -> None:
 
 def store(job_id: str) -> None:
     """Verify the stored MP3, record its facts, apply the video's retention, mark it stored."""
-    started = _begin(job_id, Step.STORE)
-    if started is None:
+    claimed = _begin(job_id, Step.STORE)
+    if claimed is None:
         return
-    rt, session, job, lease = started
+    rt, session, job, lease = claimed
     try:
         with job_workdir(rt.work_root, job_id) as workdir:
             path = workdir / "check.mp3"
@@ -370,10 +370,10 @@ def _forget_mp3(rt: Runtime, lease: Lease) -> None:
 
 def notify(job_id: str) -> None:
     """E-mail the owner a download link (once) and call the job's webhook, then mark it done."""
-    started = _begin(job_id, Step.NOTIFY)
-    if started is None:
+    claimed = _begin(job_id, Step.NOTIFY)
+    if claimed is None:
         return
-    rt, session, job, lease = started
+    rt, session, job, lease = claimed
     errors: list[NotifyError] = []
     try:
         user = session.get(User, job.user_id)
