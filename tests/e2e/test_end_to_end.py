@@ -180,3 +180,15 @@ def test_embedded_shape_in_one_process(processes, video, tmp_path):
         time.sleep(0.2)
     (saved,) = outbox.glob(f"{job['id']}*.eml")
     follow_link(email.message_from_bytes(saved.read_bytes()), job["mp3_bytes"])
+    # The command-line client does the same round trip: log in, upload, wait, download.
+    submitted = subprocess.run(
+        [VID2MP3, "submit", str(video), "--url", f"http://127.0.0.1:{port}"]
+        + ["--user", "user@example.com", "-o", str(tmp_path / "client.mp3")],
+        env={**env, "VID2MP3_PASSWORD": PASSWORD},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert submitted.returncode == 0, submitted.stderr
+    assert probe(tmp_path / "client.mp3").audio_streams[0].codec == "mp3"
