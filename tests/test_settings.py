@@ -52,6 +52,7 @@ def test_secret_from_a_mounted_file(tmp_path):
         ("JWT_SECRET", "short", "JWT_SECRET: must be at least 32 characters"),
         ("JWT_SECRET_FILE", "/nonexistent/secret", "JWT_SECRET_FILE: cannot read"),
         ("MAX_DURATION", "long", "MAX_DURATION: expected a number"),
+        ("WEB_CONCURRENCY", "0", "WEB_CONCURRENCY: must be at least 1"),
     ],
 )
 def test_bad_values_name_the_variable(name, value, message):

@@ -186,27 +186,20 @@ def _plan(media: MediaInfo, options: ConversionOptions) -> _Plan:
         and (stream.channels or 0) in (1, 2)
     )
     if copy:
-        return _Plan(
-            stream=stream,
-            copy=True,
-            sample_rate=stream.sample_rate,
-            channels=stream.channels,
-            bitrate=None,
-            start=None,
-            length=None,
-            expected_duration=expected,
-            cover=cover,
-        )
-    sample_rate = options.sample_rate or nearest_sample_rate(stream.sample_rate or 44100)
-    bitrate = options.effective_bitrate
-    if bitrate is not None:
-        # The source decides the rate when none was asked for; keep the bitrate legal for it.
-        bitrate = min(bitrate, max_bitrate(sample_rate))
+        # Only without trims or audio changes (`changes_audio`), so start and length are None.
+        sample_rate, channels, bitrate = stream.sample_rate, stream.channels, None
+    else:
+        sample_rate = options.sample_rate or nearest_sample_rate(stream.sample_rate or 44100)
+        channels = options.channels
+        bitrate = options.effective_bitrate
+        if bitrate is not None:
+            # The source decides the rate when none was asked for; keep the bitrate legal for it.
+            bitrate = min(bitrate, max_bitrate(sample_rate))
     return _Plan(
         stream=stream,
-        copy=False,
+        copy=copy,
         sample_rate=sample_rate,
-        channels=options.channels,
+        channels=channels,
         bitrate=bitrate,
         start=start,
         length=length,

@@ -7,6 +7,7 @@ told apart from a wrong password by timing.
 
 from __future__ import annotations
 
+import functools
 import secrets
 
 from argon2 import PasswordHasher, profiles
@@ -19,8 +20,11 @@ MAX_LENGTH = 1024
 # later makes `needs_rehash` true for old hashes and `authenticate` upgrades them on login.
 _HASHER = PasswordHasher.from_parameters(profiles.RFC_9106_LOW_MEMORY)
 
-# A hash of a random password nobody knows, made with the current parameters.
-DUMMY_HASH: str = _HASHER.hash(secrets.token_urlsafe(24))
+
+@functools.cache
+def dummy_hash() -> str:
+    """Return a hash of a random password nobody knows, made once with the current parameters."""
+    return _HASHER.hash(secrets.token_urlsafe(24))
 
 
 def check_password_policy(password: str) -> None:
@@ -52,7 +56,7 @@ def verify_password(password_hash: str, password: str) -> bool:
 
 def verify_dummy(password: str) -> bool:
     """Spend as long as a real check against a stored hash; always returns False."""
-    verify_password(DUMMY_HASH, password if isinstance(password, str) else "")
+    verify_password(dummy_hash(), password if isinstance(password, str) else "")
     return False
 
 

@@ -54,6 +54,7 @@ class Settings:
     admin_password: str | None = dataclasses.field(repr=False)
     log_format: str
     log_level: str
+    web_concurrency: int
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -100,6 +101,7 @@ class Settings:
             log_level=env.choice(
                 "LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"), upper=True
             ),
+            web_concurrency=env.int("WEB_CONCURRENCY", 2, low=1, high=64),
         )
         if settings.retry_min_backoff_ms > settings.retry_max_backoff_ms:
             raise SettingsError("RETRY_MIN_BACKOFF_MS: must not exceed RETRY_MAX_BACKOFF_MS")

@@ -46,8 +46,7 @@ def serve(settings: Settings, host: str, port: int, workers: int | None) -> int:
     """Serve the web app with gunicorn (production: external broker, database and store)."""
     from vid2mp3.wiring import build_web_app
 
-    workers = workers or int(os.environ.get("WEB_CONCURRENCY", "2"))
-    options = gunicorn_options(host, port, workers, 8)
+    options = gunicorn_options(host, port, workers or settings.web_concurrency, 8)
     options["child_exit"] = _forget_worker_metrics
     _use_fresh_metrics_folder(settings)
     GunicornApp(lambda: build_web_app(settings), options).run()

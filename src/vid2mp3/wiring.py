@@ -32,7 +32,6 @@ def build_web_app(settings: Settings):
 
 def check_broker(broker) -> None:
     """Raise if the broker cannot be reached (readiness); the stub broker is always there."""
-    broker.get_declared_queues()
     client = getattr(broker, "client", None)
     if client is not None:  # Redis
         client.ping()

@@ -150,6 +150,8 @@ def test_production_shape_gunicorn_and_worker_over_rabbitmq(
         )
         processes.start("worker", [VID2MP3, "worker", "--processes", "1", "--threads", "2"], env)
         wait_for_port(web_port, timeout=30)
+        ready = requests.get(f"http://127.0.0.1:{web_port}/readyz", timeout=10).json()
+        assert ready["checks"] == {"database": "ok", "storage": "ok", "broker": "ok"}
         job = walk_through(f"http://127.0.0.1:{web_port}", user, video, tmp_path)
         deadline = time.monotonic() + 30
         while not mailbox.for_job(job["id"]) and time.monotonic() < deadline:

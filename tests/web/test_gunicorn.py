@@ -1,11 +1,10 @@
-"""The real thing over HTTP: `vid2mp3 users create` and `vid2mp3 serve` under gunicorn."""
+"""`vid2mp3 serve` under gunicorn over real HTTP: merged metrics, no 500 for garbage."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -48,33 +47,11 @@ def server(server_env):
     assert "Traceback" not in output, output
 
 
-def test_cli_user_then_seed_walkthrough_over_http(server, server_env, clip):
-    email = f"seed-{time.monotonic_ns()}@example.com"
-    created = subprocess.run(
-        [VID2MP3, "users", "create", email, "--password-stdin"],
-        input="password\n",
-        env=server_env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert created.returncode == 0, created.stderr
-    # curl -u user@example.com:password -X POST http://localhost:8080/login
-    login = requests.post(f"{server}/login", auth=(email, "password"), timeout=10)
-    assert login.status_code == 200, login.text
-    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
-    # curl -X POST -F "file=@video.mp4" -H "Authorization: Bearer ..." http://localhost:8080/upload
-    with clip.open("rb") as video:
-        uploaded = requests.post(
-            f"{server}/upload", files={"file": video}, headers=headers, timeout=30
-        )
-    assert uploaded.status_code == 202, uploaded.text
-    job = requests.get(f"{server}{uploaded.headers['Location']}", headers=headers, timeout=10)
-    assert job.json()["state"] == "queued"
-    assert requests.get(f"{server}/readyz", timeout=10).json()["status"] == "ready"
-    # Two gunicorn workers write multiprocess files; /metrics merges them.
+def test_metrics_are_merged_across_gunicorn_workers(server):
+    # The seed's walk-through over gunicorn is in tests/e2e; here: two workers write
+    # prometheus multiprocess files and /metrics merges them.
     for _ in range(6):
-        requests.get(f"{server}/healthz", timeout=10)
+        assert requests.get(f"{server}/healthz", timeout=10).status_code == 200
     metrics = requests.get(f"{server}/metrics", timeout=10).text
     line = next(
         line

@@ -91,7 +91,6 @@ def send_mp3(req: falcon.Request, resp: falcon.Response, store: BlobStore, job: 
     resp.set_header("ETag", etag)
     resp.set_header("Accept-Ranges", "bytes")
     resp.set_header("Cache-Control", "private, max-age=0, must-revalidate")
-    resp.downloadable_as = None
     resp.set_header("Content-Disposition", content_disposition(job.original_filename))
     if etag in _etags(req.get_header("If-None-Match")) or req.get_header("If-None-Match") == "*":
         resp.status = falcon.HTTP_304
