@@ -53,3 +53,30 @@ def test_short_password_and_unknown_account_are_clear_errors(mysql_url):
     missing = users(mysql_url, "disable", "nobody-at-all@example.com")
     assert missing.returncode == 1
     assert missing.stderr.startswith("vid2mp3: ")
+
+
+def test_database_failures_are_one_line_naming_the_fix(mysql_url, tmp_path):
+    server = mysql_url.rsplit("/", 1)[0]
+    cases = {
+        "mysql+pymysql://root@127.0.0.1:1/x": "cannot reach the database server at 127.0.0.1:1",
+        f"{server}/no_such_db_{uuid.uuid4().hex[:6]}": "does not exist: create it",
+        f"sqlite:///{tmp_path / 'empty.db'}": "lacks the vid2mp3 schema: run `vid2mp3 migrate`",
+    }
+    for url, expected in cases.items():
+        result = users(url, "list")
+        assert result.returncode == 1, url
+        assert result.stderr.startswith("vid2mp3: "), result.stderr
+        assert expected in result.stderr
+        assert len(result.stderr.splitlines()) == 1, result.stderr
+    migrate = subprocess.run(
+        [VID2MP3, "migrate"],
+        env={**os.environ, "DATABASE_URL": "mysql+pymysql://root@127.0.0.1:1/x"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert migrate.returncode == 1
+    assert migrate.stderr.splitlines() == [
+        "vid2mp3: cannot reach the database server at 127.0.0.1:1: is it running?"
+        " check DATABASE_URL"
+    ]

@@ -1,4 +1,8 @@
-"""Own the SQLAlchemy engine and sessions: one engine per process, one session per unit of work."""
+"""Own the SQLAlchemy engine and sessions: one engine per process, one session per unit of work.
+
+Also the database's own failure vocabulary: whether the schema is at the revision the code needs,
+and one line that says what went wrong and how to fix it (for the command line and readiness).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,27 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, make_url
+from sqlalchemy import create_engine, event, inspect, make_url, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+# MySQL/MariaDB error codes (pymysql puts them first in `orig.args`).
+_NO_SUCH_TABLE, _BAD_FIELD = 1146, 1054
+_UNKNOWN_DATABASE, _ACCESS_DENIED = 1049, (1044, 1045, 1698)
+_CANNOT_CONNECT, _UNKNOWN_HOST, _LOST_CONNECTION = 2003, 2005, 2013
 
-def make_engine(url: str) -> Engine:
-    """Create the engine for `url` with the settings each backend needs to behave."""
+
+class SchemaNotCurrent(Exception):
+    """The database's schema is missing or at another revision than this release needs."""
+
+
+def make_engine(url: str, timeout: float = 10.0) -> Engine:
+    """Create the engine for `url` with the settings each backend needs to behave.
+
+    `timeout` bounds every wait on a database server (connect, each read and write, a free pooled
+    connection), so a hung server turns into an error within seconds instead of a hung request.
+    """
     if url.startswith("sqlite"):
         database = make_url(url).database
         if database and database != ":memory:":
@@ -27,7 +45,13 @@ def make_engine(url: str) -> Engine:
         url,
         pool_pre_ping=True,
         pool_recycle=1800,
-        connect_args={"charset": "utf8mb4", "connect_timeout": 5},
+        pool_timeout=timeout,
+        connect_args={
+            "charset": "utf8mb4",
+            "connect_timeout": timeout,
+            "read_timeout": timeout,
+            "write_timeout": timeout,
+        },
     )
 
 
@@ -57,3 +81,55 @@ def session_scope(sessions: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def check_schema(session: Session, expected_revision: str) -> None:
+    """Raise `SchemaNotCurrent` unless alembic's recorded revision is `expected_revision`."""
+    connection = session.connection()
+    current = None
+    if inspect(connection).has_table("alembic_version"):
+        current = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    if current is None:
+        raise SchemaNotCurrent("the database has no vid2mp3 schema: run `vid2mp3 migrate`")
+    if current != expected_revision:
+        raise SchemaNotCurrent(
+            f"the database schema is at revision {current}, this release needs"
+            f" {expected_revision}: run `vid2mp3 migrate`"
+        )
+
+
+def is_schema_error(error: DBAPIError) -> bool:
+    """Tell whether `error` comes from a missing table or column (an unmigrated database)."""
+    code = _mysql_code(error)
+    if code is not None:
+        return code in (_NO_SUCH_TABLE, _BAD_FIELD)
+    message = str(error.orig).lower()
+    return "no such table" in message or "no such column" in message
+
+
+def describe_error(error: DBAPIError, url: str) -> str:
+    """Return one line naming what went wrong with the database at `url` and what to do."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        server, database = "SQLite", parsed.database or ":memory:"
+    else:
+        server = f"{parsed.host or 'localhost'}:{parsed.port or 3306}"
+        database = f"'{parsed.database}' on {server}"
+    code = _mysql_code(error)
+    if is_schema_error(error):
+        return f"the database {database} lacks the vid2mp3 schema: run `vid2mp3 migrate`"
+    if code in (_CANNOT_CONNECT, _UNKNOWN_HOST, _LOST_CONNECTION):
+        return f"cannot reach the database server at {server}: is it running? check DATABASE_URL"
+    if code == _UNKNOWN_DATABASE:
+        return f"the database {database} does not exist: create it, or fix DATABASE_URL"
+    if code in _ACCESS_DENIED:
+        return f"{server} refused the database user: check the credentials in DATABASE_URL"
+    if "unable to open database file" in str(error.orig):
+        return f"cannot open the SQLite file {database}: check DATABASE_URL or DATA_DIR"
+    first_line = str(error.orig).splitlines()[0] if str(error.orig) else ""
+    return f"database error on {server}: {type(error.orig).__name__}: {first_line[:200]}"
+
+
+def _mysql_code(error: DBAPIError) -> int | None:
+    args = getattr(error.orig, "args", ())
+    return args[0] if args and isinstance(args[0], int) else None

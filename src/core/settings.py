@@ -27,6 +27,7 @@ class Settings:
 
     data_dir: Path
     database_url: str
+    database_timeout_seconds: float
     storage_url: str
     broker_url: str
     smtp_url: str
@@ -68,6 +69,7 @@ class Settings:
                 f"sqlite:///{data_dir / 'vid2mp3.db'}",
                 ("sqlite", "mysql+pymysql", "mysql"),
             ),
+            database_timeout_seconds=env.float("DATABASE_TIMEOUT", 10.0, low=0.5),
             storage_url=env.url("STORAGE_URL", f"file://{data_dir / 'blobs'}", ("file", "mongodb")),
             broker_url=env.url("BROKER_URL", "stub://", ("stub", "amqp", "amqps", "redis")),
             smtp_url=env.url(

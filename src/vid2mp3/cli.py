@@ -20,6 +20,26 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as error:
+        message = _known_failure(error)
+        if message is None:
+            raise
+        print(f"vid2mp3: {message}", file=sys.stderr)
+        return 1
+
+
+def _known_failure(error: Exception) -> str | None:
+    """Return one line for a failure of a backing service or setup, None for a bug."""
+    # Only modules already imported can have raised: checking sys.modules keeps start-up lean.
+    sqlalchemy_exc = sys.modules.get("sqlalchemy.exc")
+    if sqlalchemy_exc is not None and isinstance(error, sqlalchemy_exc.DBAPIError):
+        from core.db import describe_error
+
+        return describe_error(error, Settings.from_env().database_url)
+    alembic_exc = sys.modules.get("alembic.util.exc")
+    if alembic_exc is not None and isinstance(error, alembic_exc.CommandError):
+        return f"migration failed: {error}"
+    return None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -115,7 +135,8 @@ def _with_session(action):
     from core.accounts import AccountError
     from core.db import make_engine, make_sessions, session_scope
 
-    engine = make_engine(Settings.from_env().database_url)
+    settings = Settings.from_env()
+    engine = make_engine(settings.database_url, settings.database_timeout_seconds)
     try:
         with session_scope(make_sessions(engine)) as session:
             return action(session)

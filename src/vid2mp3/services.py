@@ -28,7 +28,7 @@ class Services:
 
 def build_services(settings: Settings) -> Services:
     """Open the database pool and the blob store, and set up token signing."""
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, settings.database_timeout_seconds)
     return Services(
         settings=settings,
         engine=engine,

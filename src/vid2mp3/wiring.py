@@ -6,6 +6,7 @@ import atexit
 
 from core.logs import configure_logging
 from core.settings import Settings
+from vid2mp3.migrate import head_revision
 from vid2mp3.services import build_services
 from web.app import create_app
 
@@ -27,6 +28,7 @@ def build_web_app(settings: Settings):
         services.tokens,
         enqueue=enqueue_pipeline,
         broker_check=lambda: check_broker(broker),
+        schema_revision=head_revision(),
     )
 
 

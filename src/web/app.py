@@ -7,6 +7,7 @@ from collections.abc import Callable
 import falcon
 from sqlalchemy import text
 
+from core.db import check_schema
 from core.settings import Settings
 from core.storage import BlobStore
 from core.tokens import TokenService
@@ -27,15 +28,22 @@ def create_app(
     tokens: TokenService,
     enqueue: Callable[..., None],
     broker_check: Callable[[], None] | None = None,
+    schema_revision: str | None = None,
 ) -> falcon.App:
-    """Return the WSGI app; `enqueue(job_id, step)` hands a committed job to the pipeline."""
+    """Return the WSGI app; `enqueue(job_id, step)` hands a committed job to the pipeline.
+
+    Readiness checks that the database is at `schema_revision` (alembic's head) when given.
+    """
     app = falcon.App(middleware=[MetricsMiddleware(), AuthMiddleware(tokens, sessions)])
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
 
     def database_check() -> None:
         with sessions() as session:
-            session.execute(text("SELECT 1"))
+            if schema_revision:
+                check_schema(session, schema_revision)
+            else:
+                session.execute(text("SELECT 1"))
 
     checks = {"database": database_check, "storage": store.ping}
     if broker_check is not None:

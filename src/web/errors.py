@@ -8,6 +8,7 @@ import uuid
 import falcon
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from core.db import is_schema_error
 from core.storage import StorageError
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,9 @@ def _handle_storage_error(req, resp, error, params):
 
 
 def _handle_database_error(req, resp, error, params):
+    if is_schema_error(error):
+        log.error("the database has no schema or an old one: run `vid2mp3 migrate`")
+        raise service_unavailable("the service is not set up yet, try again later", 30)
     if isinstance(error, OperationalError) or error.connection_invalidated:
         log.warning("database unavailable: %s", type(error.orig).__name__)
         raise service_unavailable("the database is unavailable, try again shortly")

@@ -91,8 +91,58 @@ def test_readiness_names_what_is_down(settings):
         services.close()
     assert result.status_code == 503
     assert result.headers["retry-after"]
-    assert result.json["detail"] == "not ready: storage, broker unavailable"
+    assert result.json["detail"] == "not ready: storage unavailable; broker unavailable"
     assert result.json["checks"]["database"] == "ok"
+
+
+def test_readiness_checks_the_schema_is_at_the_release_head(services):
+    import falcon.testing
+
+    from vid2mp3.migrate import head_revision
+
+    def readiness(revision):
+        app = create_app(
+            services.settings,
+            services.sessions,
+            services.store,
+            services.tokens,
+            enqueue=lambda *a: None,
+            schema_revision=revision,
+        )
+        return falcon.testing.TestClient(app).simulate_get("/readyz")
+
+    assert readiness(head_revision()).status_code == 200
+    behind = readiness("9999_from_a_newer_release")
+    assert behind.status_code == 503
+    assert behind.json["checks"]["database"] == "schema not current"
+    assert "needs 9999_from_a_newer_release: run `vid2mp3 migrate`" in behind.json["detail"]
+
+
+def test_an_unmigrated_database_answers_503_not_500(settings, tmp_path):
+    import falcon.testing
+
+    from vid2mp3.migrate import head_revision
+
+    empty = build_services(settings.replace(database_url=f"sqlite:///{tmp_path / 'empty.db'}"))
+    try:
+        app = create_app(
+            empty.settings,
+            empty.sessions,
+            empty.store,
+            empty.tokens,
+            enqueue=lambda *a: None,
+            schema_revision=head_revision(),
+        )
+        client = falcon.testing.TestClient(app)
+        login = client.simulate_post("/login", json={"email": "a@b.c", "password": "whatever1"})
+        ready = client.simulate_get("/readyz")
+    finally:
+        empty.close()
+    assert login.status_code == 503
+    assert login.headers["retry-after"]
+    assert "Traceback" not in login.text
+    assert ready.status_code == 503
+    assert "has no vid2mp3 schema: run `vid2mp3 migrate`" in ready.json["detail"]
 
 
 def test_unexpected_error_is_a_500_with_an_id_and_no_internals(services, caplog):

@@ -7,6 +7,8 @@ from collections.abc import Callable
 
 import falcon
 
+from core.db import SchemaNotCurrent
+
 log = logging.getLogger(__name__)
 
 
@@ -28,16 +30,20 @@ class ReadinessResource:
         self._checks = checks
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        results = {}
+        results, reasons = {}, []
         for name, check in self._checks.items():
             try:
                 check()
                 results[name] = "ok"
+            except SchemaNotCurrent as error:
+                log.warning("readiness: %s", error)
+                results[name] = "schema not current"
+                reasons.append(str(error))
             except Exception as error:
                 log.warning("readiness: %s is down: %s", name, type(error).__name__)
                 results[name] = "down"
-        down = [name for name, state in results.items() if state != "ok"]
-        if down:
+                reasons.append(f"{name} unavailable")
+        if reasons:
             resp.status = falcon.HTTP_503
             resp.set_header("Retry-After", "5")
             resp.content_type = "application/problem+json"
@@ -45,7 +51,7 @@ class ReadinessResource:
                 "type": "about:blank",
                 "title": "Service Unavailable",
                 "status": 503,
-                "detail": f"not ready: {', '.join(down)} unavailable",
+                "detail": f"not ready: {'; '.join(reasons)}",
                 "checks": results,
             }
             return
