@@ -117,7 +117,14 @@ def test_compose_has_the_production_shape():
         depends = services[name]["depends_on"]
         assert depends["migrate"]["condition"] == "service_completed_successfully"
     assert "/healthz" in " ".join(services["web"]["healthcheck"]["test"])
-    assert any(str(p["target"]) == "8080" for p in services["web"]["ports"])
+    # Only the buffering proxy is published; it runs the nginx config the slow-client test runs.
+    assert "ports" not in services["web"]
+    assert any(str(p["target"]) == "8080" for p in services["proxy"]["ports"])
+    nginx_conf = services["proxy"]["volumes"][0]
+    assert nginx_conf.split(":")[:2] == [
+        str(ROOT / "deploy/nginx/nginx.conf"),
+        "/etc/nginx/nginx.conf",
+    ]
     for name in APP_SERVICES:
         env = services[name]["environment"]
         assert env["DATABASE_URL"].startswith("mysql+pymysql://")
@@ -259,6 +266,14 @@ def test_web_probes_and_service(rendered):
     for worker, queue in (("converter", "video"), ("notifier", "mp3")):
         args = by_identity[("Deployment", worker)]["spec"]["template"]["spec"]["containers"][0]
         assert args["args"][:3] == ["worker", "--queues", queue]
+    ingress = by_identity[("Ingress", "web")]
+    assert (
+        ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-request-buffering"]
+        == "on"
+    )
+    (backend,) = [p["backend"]["service"] for p in ingress["spec"]["rules"][0]["http"]["paths"]]
+    assert backend["name"] == "web"
+    assert backend["port"]["name"] in {port["name"] for port in service["ports"]}
     job = by_identity[("Job", "vid2mp3-migrate")]["spec"]["template"]["spec"]
     assert job["containers"][0]["args"] == ["migrate"]
     for name in ("web", "converter"):
