@@ -112,3 +112,11 @@ def _quiet_environment():
     # The tests pass their settings explicitly; a developer's own variables must not leak in.
     for name in ("DATABASE_URL", "STORAGE_URL", "BROKER_URL", "SMTP_URL", "JWT_SECRET"):
         os.environ.pop(name, None)
+
+
+@pytest.fixture(scope="session")
+def clip(tmp_path_factory):
+    """Return a 2-second H.264/AAC MP4."""
+    from media import make_clip
+
+    return make_clip(tmp_path_factory.mktemp("media") / "clip.mp4")

@@ -14,6 +14,13 @@ import socket
 import struct
 import threading
 
+import requests
+
+from testservices import TEST_PASSWORD
+
+# A bound, not a benchmark: a request still unanswered after this long under a fault is hung.
+HUNG = 20
+
 
 class FaultProxy:
     """Listen on 127.0.0.1:`port` and forward to `target`, unless cut or paused."""
@@ -118,3 +125,10 @@ def _reset(sock: socket.socket) -> None:
         sock.shutdown(socket.SHUT_RD)
     with contextlib.suppress(OSError):
         sock.close()
+
+
+def login(base: str, user) -> dict:
+    """Return bearer headers for `user` from the server at `base`."""
+    answer = requests.post(f"{base}/login", auth=(user.email, TEST_PASSWORD), timeout=HUNG)
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}

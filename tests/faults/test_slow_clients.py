@@ -7,11 +7,9 @@ port and temp folder pointed at this test's `vid2mp3 serve`.
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import socket
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -19,40 +17,15 @@ from pathlib import Path
 import pytest
 import requests
 
-from testservices import TEST_PASSWORD, TEST_SECRET, free_port, unavailable, wait_for_port
+from testservices import TEST_PASSWORD, free_port, unavailable, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
-VID2MP3 = str(Path(sys.executable).parent / "vid2mp3")
 SLOW_CLIENTS = 50
 
 
 @pytest.fixture
-def web(mysql_url, mongo_uri, tmp_path):
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATA_DIR": str(tmp_path / "var"),
-        "DATABASE_URL": mysql_url,
-        "STORAGE_URL": f"{mongo_uri}/slow_{os.getpid()}",
-        "BROKER_URL": "stub://",
-        "JWT_SECRET": TEST_SECRET,
-    }
-    process = subprocess.Popen(
-        [VID2MP3, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(port, timeout=30)
-        yield port
-    finally:
-        process.terminate()
-        process.wait(30)
-
-
-@pytest.fixture
-def proxy(web, tmp_path):
+def proxy(start_web, tmp_path):
+    web = int(start_web().rsplit(":", 1)[1])
     nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else "")
     if not nginx:
         unavailable("nginx", "not installed (bin/ensure-services installs Debian's nginx)")

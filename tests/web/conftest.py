@@ -5,7 +5,6 @@ from __future__ import annotations
 import falcon.testing
 import pytest
 
-from media import make_clip
 from testservices import TEST_PASSWORD
 from vid2mp3.services import build_services
 from web.app import create_app
@@ -55,9 +54,3 @@ def auth(client, user):
     result = client.simulate_post("/login", json={"email": user.email, "password": TEST_PASSWORD})
     assert result.status_code == 200, result.text
     return {"Authorization": f"Bearer {result.json['access_token']}"}
-
-
-@pytest.fixture(scope="session")
-def clip(tmp_path_factory):
-    """Return a 2-second H.264/AAC MP4."""
-    return make_clip(tmp_path_factory.mktemp("media") / "clip.mp4")

@@ -61,6 +61,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_DATABASE = "vid2mp3"
 SERVER_SELECTION_TIMEOUT_MS = 3000
+# A server that stops answering mid-operation: the operation fails (503) instead of hanging.
+SOCKET_TIMEOUT_MS = 10_000
 PING_TIMEOUT_S = 3.0
 _TMP_SEP = "~"  # not a valid blob-id character, so temporary ids never clash with real ones
 
@@ -84,6 +86,8 @@ class GridFSStore(BlobStore):
             kwargs["serverSelectionTimeoutMS"] = SERVER_SELECTION_TIMEOUT_MS
         if "connecttimeoutms" not in options:
             kwargs["connectTimeoutMS"] = SERVER_SELECTION_TIMEOUT_MS
+        if "sockettimeoutms" not in options:
+            kwargs["socketTimeoutMS"] = SOCKET_TIMEOUT_MS
         kwargs.update(client_options or {})
         # connect=False: no background threads until the first operation, so a store created
         # before gunicorn forks its workers is safe.
