@@ -80,10 +80,10 @@ class AssetResource:
         resp.set_header("Cache-Control", _FOREVER if versioned else _REVALIDATE)
         resp.set_header("ETag", f'"{asset.etag}"')
         resp.set_header("X-Content-Type-Options", "nosniff")
-        resp.content_type = asset.content_type
         if any(tag in ("*", asset.etag) for tag in req.if_none_match or ()):
             resp.status = falcon.HTTP_304
             return
+        resp.content_type = asset.content_type
         resp.data = asset.body
 
     on_head = on_get

@@ -49,7 +49,9 @@ class Renderer:
             lstrip_blocks=True,
         )
         self._env.globals["asset"] = assets.url
-        self._env.filters.update(size=human_size, clock=clock, when=when, span=span)
+        self._env.filters.update(
+            size=human_size, clock=clock, when=when, span=span, container=container
+        )
 
     def page(
         self, resp: falcon.Response, template: str, *, status: str = falcon.HTTP_200, **context
@@ -73,6 +75,27 @@ def human_size(size: int | None) -> str:
         if size < 1000 or unit == "TB":
             return f"{size:.1f} {unit}" if size < 100 else f"{size:.0f} {unit}"
     raise AssertionError("unreachable")
+
+
+_CONTAINERS = {
+    "mov,mp4,m4a,3gp,3g2,mj2": "MP4 / QuickTime",
+    "matroska,webm": "Matroska / WebM",
+    "avi": "AVI",
+    "flv": "Flash video",
+    "asf": "Windows Media",
+    "mpegts": "MPEG transport stream",
+    "mpeg": "MPEG program stream",
+    "ogg": "Ogg",
+    "wav": "WAV",
+    "mp3": "MP3",
+}
+
+
+def container(name: str | None) -> str:
+    """Return a readable name for an ffmpeg demuxer name such as `mov,mp4,m4a,3gp,3g2,mj2`."""
+    if not name:
+        return "—"
+    return _CONTAINERS.get(name, name.split(",")[0].upper())
 
 
 def clock(seconds: float | None) -> str:
