@@ -7,7 +7,7 @@ from urllib.parse import quote
 import falcon
 
 from web.auth import AuthMiddleware, Principal
-from web.browser import BrowserSession
+from web.browser import SAFE_METHODS, BrowserSession
 from web.errors import Problem
 
 
@@ -19,7 +19,12 @@ class Viewer:
         self._browser = browser
 
     def require(self, req: falcon.Request) -> Principal:
-        """Return the signed-in principal; redirect to the sign-in page when there is none."""
+        """Return the signed-in principal; redirect to the sign-in page when there is none.
+
+        A form post from another site is refused (403) whether or not the browser sent a cookie.
+        """
+        if req.method not in SAFE_METHODS:
+            self._browser.check_origin(req)
         if self._browser.token(req) is not None:
             try:
                 return self._auth.identify(req)

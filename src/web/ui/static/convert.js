@@ -67,6 +67,7 @@ function showJob(row, job) {
     download.download = "";
     field(row, "actions").replaceChildren(download, link("Details", `/job/${job.id}`, `Details of ${job.filename}`));
   } else if (job.state === "failed" || job.state === "cancelled") {
+    field(row, "facts").textContent = "";
     field(row, "error").textContent = job.reason ?? "";
     field(row, "actions").replaceChildren(link("Details", `/job/${job.id}`, `Details of ${job.filename}`));
   } else {
