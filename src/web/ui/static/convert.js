@@ -4,6 +4,8 @@ import { act } from "./actions.js";
 import { ApiError, api, explain, upload } from "./api.js";
 import { LABELS, clock, isRunning, remaining, size } from "./format.js";
 
+// Follow a job quickly at first (a short clip is done within a second), then once a second.
+const FIRST_FOLLOW_MS = 150;
 const FOLLOW_MS = 1000;
 const options = document.getElementById("options");
 const drop = document.getElementById("drop");
@@ -90,8 +92,8 @@ async function follow(row, job) {
     }
   });
   field(row, "actions").replaceChildren(cancel, link("Details", `/job/${job.id}`, `Details of ${job.filename}`));
-  while (isRunning(job.state)) {
-    await new Promise((resolve) => setTimeout(resolve, FOLLOW_MS));
+  for (let delay = FIRST_FOLLOW_MS; isRunning(job.state); delay = Math.min(delay * 1.5, FOLLOW_MS)) {
+    await new Promise((resolve) => setTimeout(resolve, delay));
     try {
       job = await api("GET", `/jobs/${job.id}`);
     } catch (error) {
