@@ -90,15 +90,25 @@ def test_upload_with_options_then_play_and_download_without_reload(
     assert info.audio_streams[0].bitrate == 128
     assert info.duration == pytest.approx(3.0, abs=0.15)
     assert info.tags.get("title") == "Test tone"
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete tone clip.mp4").click()
+    expect(page.get_by_role("link", name="Download MP3 of tone clip.mp4")).to_have_count(0)
     assert errors == []
 
 
-def test_a_text_file_named_mp4_is_refused_in_words(new_page, service, media):
+def test_refused_files_are_explained_in_words(new_page, service, media):
     page = new_page()
     sign_in(page, service.create_user())
     choose(page, media["not_media"])
     expect(page.get_by_role("alert")).to_have_text(
         "This is not a video or audio file vid2mp3 can read.", timeout=TIMEOUT_MS
+    )
+    page.get_by_label("Start at").fill("0:05")
+    page.get_by_label("End at").fill("2")
+    page.get_by_label("Choose videos…").set_input_files(str(media["clip"]))
+    expect(page.get_by_role("alert").first).to_have_text(
+        "Check “End at”: must be after start.", timeout=TIMEOUT_MS
     )
     page.get_by_role("link", name="Jobs").click()
     expect(page.get_by_role("heading", name="No jobs yet")).to_be_visible()

@@ -53,6 +53,21 @@ export function upload(file, fields, onProgress) {
   return { done, abort: () => xhr.abort() };
 }
 
+// The Convert page's names for the upload's option fields, for error messages.
+const OPTION_LABELS = {
+  bitrate: "Bitrate",
+  vbr_quality: "VBR quality",
+  sample_rate: "Sample rate",
+  channels: "Mono",
+  start: "Start at",
+  end: "End at",
+  normalize: "Even out loudness",
+  title: "Title",
+  artist: "Artist",
+  album: "Album",
+  cover: "Cover image",
+};
+
 function sentence(text) {
   const trimmed = String(text ?? "").trim().replace(/\.$/, "");
   return trimmed ? `${trimmed[0].toUpperCase()}${trimmed.slice(1)}.` : "";
@@ -75,8 +90,11 @@ export function explain(error) {
         : "This file is too big for this server.";
     case 415:
       return "This is not a video or audio file vid2mp3 can read.";
-    case 422:
-      return `An option is not right: ${sentence(String(body.detail ?? "").replace(/^invalid option /, ""))}`;
+    case 422: {
+      const label = OPTION_LABELS[body.field];
+      const problem = String(body.detail ?? "").replace(/^invalid option [a-z_]+: /, "");
+      return label ? `Check “${label}”: ${problem.replace(/\.$/, "")}.` : sentence(body.detail);
+    }
     case 429:
       return /quota/.test(body.detail ?? "")
         ? "Your storage space is used up. Delete old jobs to make room, then try again."
