@@ -22,23 +22,17 @@ import sys
 import tempfile
 from pathlib import Path
 
-# bench/ would shadow packages of the same name; the project comes from the installed venv.
+# bench/ would shadow packages of the same name; the project comes from the installed venv, and
+# the Chromium launcher from the tests.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.append(str(Path(__file__).resolve().parent.parent / "tests"))
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
+from chromium import launch  # noqa: E402
 from conversion.sample import write_sample  # noqa: E402
 
 VID2MP3 = str(Path(sys.executable).parent / "vid2mp3")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 PASSWORD = "benchmark password"  # noqa: S105 - a throwaway account
 DROP = """async ([name, data]) => {
   const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
@@ -97,9 +91,7 @@ def main() -> int:
         server = subprocess.Popen([VID2MP3, "run", "--port", str(port)], env=env)
         try:
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(
-                    executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-                )
+                browser = launch(playwright)
                 context = browser.new_context(base_url=url)
                 page = context.new_page()
                 for _ in range(100):

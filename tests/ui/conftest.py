@@ -16,21 +16,17 @@ from pathlib import Path
 
 import pytest
 
+from playwright.sync_api import expect
+
+from chromium import CHROMIUM, launch
 from testservices import free_port, unavailable, wait_for_port
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 VID2MP3 = str(Path(sys.executable).parent / "vid2mp3")
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 PASSWORD = "a long test password"
+# A page or a sign-in (argon2) may take seconds on a busy two-core machine: wait, don't fail.
+WAIT_MS = 30_000
+expect.set_options(timeout=WAIT_MS)
 
 
 class Service:
@@ -100,7 +96,7 @@ def chromium():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch(playwright)
         yield browser
         browser.close()
 
@@ -124,6 +120,7 @@ def new_page(chromium, service, errors):
 
     def open_page(**options):
         context = chromium.new_context(base_url=service.url, **options)
+        context.set_default_timeout(WAIT_MS)
         contexts.append(context)
         page = context.new_page()
         page.on("console", lambda message: message.type == "error" and errors.append(message.text))

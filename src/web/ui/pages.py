@@ -8,7 +8,7 @@ from core.db import session_scope
 from core.settings import Settings
 from web.errors import Problem
 from web.resources.jobs import visible_job
-from web.ui.render import Renderer, human_size
+from web.ui.render import human_size
 from web.ui.viewer import Viewer
 
 
@@ -17,13 +17,11 @@ class JobsPage:
 
     auth_required = False
 
-    def __init__(self, viewer: Viewer, renderer: Renderer) -> None:
+    def __init__(self, viewer: Viewer) -> None:
         self._viewer = viewer
-        self._renderer = renderer
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        principal = self._viewer.require(req)
-        self._renderer.page(resp, "jobs.html", **self._viewer.context(principal, "jobs"))
+        self._viewer.page(resp, self._viewer.require(req), "jobs", "jobs.html")
 
 
 class ConvertPage:
@@ -31,19 +29,13 @@ class ConvertPage:
 
     auth_required = False
 
-    def __init__(self, settings: Settings, viewer: Viewer, renderer: Renderer) -> None:
-        self._settings = settings
+    def __init__(self, settings: Settings, viewer: Viewer) -> None:
+        self._max_upload = human_size(settings.max_upload_bytes)
         self._viewer = viewer
-        self._renderer = renderer
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         principal = self._viewer.require(req)
-        self._renderer.page(
-            resp,
-            "convert.html",
-            max_upload=human_size(self._settings.max_upload_bytes),
-            **self._viewer.context(principal, "convert"),
-        )
+        self._viewer.page(resp, principal, "convert", "convert.html", max_upload=self._max_upload)
 
 
 class JobPage:
@@ -51,19 +43,20 @@ class JobPage:
 
     auth_required = False
 
-    def __init__(self, sessions, viewer: Viewer, renderer: Renderer) -> None:
+    def __init__(self, sessions, viewer: Viewer) -> None:
         self._sessions = sessions
         self._viewer = viewer
-        self._renderer = renderer
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, job_id: str) -> None:
         principal = self._viewer.require(req)
-        context = self._viewer.context(principal, "jobs")
         with session_scope(self._sessions) as session:
             try:
                 job = visible_job(session, principal, job_id)
             except Problem:
-                self._renderer.page(resp, "missing.html", status=falcon.HTTP_404, **context)
-                return
-            session.expunge(job)
-        self._renderer.page(resp, "job.html", job=job, **context)
+                job = None
+            else:
+                session.expunge(job)
+        if job is None:
+            self._viewer.page(resp, principal, "jobs", "missing.html", status=falcon.HTTP_404)
+        else:
+            self._viewer.page(resp, principal, "jobs", "job.html", job=job)

@@ -15,7 +15,6 @@ from core.models import User
 from core.settings import Settings
 from web.auth import Principal
 from web.browser import form_fields
-from web.ui.render import Renderer
 from web.ui.viewer import Viewer
 
 _ACCOUNT_DONE = {"password": "Your password was changed."}
@@ -47,11 +46,10 @@ class AccountPage:
 
     auth_required = False
 
-    def __init__(self, settings: Settings, sessions, viewer: Viewer, renderer: Renderer) -> None:
+    def __init__(self, settings: Settings, sessions, viewer: Viewer) -> None:
         self._settings = settings
         self._sessions = sessions
         self._viewer = viewer
-        self._renderer = renderer
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         self._show(resp, self._viewer.require(req), notice=_done(req, _ACCOUNT_DONE))
@@ -88,13 +86,14 @@ class AccountPage:
         _see_other(resp, "/account?done=password")
 
     def _show(self, resp, principal: Principal, *, notice=None, error=None, status=None) -> None:
-        self._renderer.page(
+        self._viewer.page(
             resp,
+            principal,
+            "account",
             "account.html",
             status=status or falcon.HTTP_200,
             notice=notice,
             error=error,
-            **self._viewer.context(principal, "account"),
         )
 
 
@@ -103,10 +102,9 @@ class UsersPage:
 
     auth_required = False
 
-    def __init__(self, sessions, viewer: Viewer, renderer: Renderer) -> None:
+    def __init__(self, sessions, viewer: Viewer) -> None:
         self._sessions = sessions
         self._viewer = viewer
-        self._renderer = renderer
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         principal = self._admin(req, resp)
@@ -164,12 +162,7 @@ class UsersPage:
         principal = self._viewer.require(req)
         if principal.is_admin:
             return principal
-        self._renderer.page(
-            resp,
-            "missing.html",
-            status=falcon.HTTP_404,
-            **self._viewer.context(principal, "users"),
-        )
+        self._viewer.page(resp, principal, "users", "missing.html", status=falcon.HTTP_404)
         return None
 
     def show(self, resp, principal: Principal, *, notice=None, error=None, form=None, status=None):
@@ -177,13 +170,14 @@ class UsersPage:
         with session_scope(self._sessions) as session:
             users = accounts.list_users(session)
             session.expunge_all()
-        self._renderer.page(
+        self._viewer.page(
             resp,
+            principal,
+            "users",
             "users.html",
             status=status or falcon.HTTP_200,
             users=users,
             notice=notice,
             error=error,
             form=form or {},
-            **self._viewer.context(principal, "users"),
         )

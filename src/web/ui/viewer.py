@@ -9,14 +9,16 @@ import falcon
 from web.auth import AuthMiddleware, Principal
 from web.browser import SAFE_METHODS, BrowserSession
 from web.errors import Problem
+from web.ui.render import Renderer
 
 
 class Viewer:
-    """Turn a page request into the signed-in principal and the page's common context."""
+    """Turn a page request into the signed-in principal, and render pages for them."""
 
-    def __init__(self, auth: AuthMiddleware, browser: BrowserSession) -> None:
+    def __init__(self, auth: AuthMiddleware, browser: BrowserSession, renderer: Renderer) -> None:
         self._auth = auth
         self._browser = browser
+        self._renderer = renderer
 
     def require(self, req: falcon.Request) -> Principal:
         """Return the signed-in principal; redirect to the sign-in page when there is none.
@@ -34,10 +36,23 @@ class Viewer:
         target = req.relative_uri if req.method == "GET" else "/"
         raise falcon.HTTPSeeOther(f"/sign-in?next={quote(target, safe='/')}")
 
-    def context(self, principal: Principal, here: str) -> dict:
-        """Return what every signed-in page's template needs."""
-        return {
-            "viewer": principal,
-            "csrf": self._browser.csrf_token(principal.claims),
-            "here": here,
-        }
+    def page(
+        self,
+        resp: falcon.Response,
+        principal: Principal,
+        here: str,
+        template: str,
+        *,
+        status: str = falcon.HTTP_200,
+        **context,
+    ) -> None:
+        """Render a signed-in page: its own context plus who is looking and their CSRF token."""
+        self._renderer.page(
+            resp,
+            template,
+            status=status,
+            viewer=principal,
+            csrf=self._browser.csrf_token(principal.claims),
+            here=here,
+            **context,
+        )

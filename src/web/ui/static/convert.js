@@ -2,6 +2,7 @@
 // shows bytes sent, speed and time left, can be cancelled, then follows its job to the MP3.
 import { act } from "./actions.js";
 import { ApiError, api, explain, upload } from "./api.js";
+import { button, field, link } from "./dom.js";
 import { LABELS, clock, isRunning, remaining, size } from "./format.js";
 
 // Follow a job quickly at first (a short clip is done within a second), then once a second.
@@ -12,10 +13,6 @@ const drop = document.getElementById("drop");
 const picker = document.getElementById("files");
 const uploads = document.getElementById("uploads");
 const rowTemplate = document.getElementById("upload-row");
-
-function field(row, name) {
-  return row.querySelector(`[data-field="${name}"]`);
-}
 
 function syncQuality() {
   const vbr = options.elements.mode.value === "vbr";
@@ -46,15 +43,6 @@ function setState(row, state, label) {
   badge.className = `badge state-${state}`;
 }
 
-function link(text, href, label, className = "button") {
-  const anchor = document.createElement("a");
-  anchor.className = className;
-  anchor.href = href;
-  anchor.textContent = text;
-  anchor.setAttribute("aria-label", label);
-  return anchor;
-}
-
 function showJob(row, job) {
   setState(row, job.state);
   const progress = field(row, "progress");
@@ -79,11 +67,7 @@ function showJob(row, job) {
 
 async function follow(row, job) {
   showJob(row, job);
-  const cancel = document.createElement("button");
-  cancel.type = "button";
-  cancel.textContent = "Cancel";
-  cancel.setAttribute("aria-label", `Cancel conversion of ${job.filename}`);
-  cancel.addEventListener("click", async () => {
+  const cancel = button("Cancel", `Cancel conversion of ${job.filename}`, async () => {
     try {
       await act("cancel", job);
     } catch (error) {
@@ -125,12 +109,9 @@ function start(file) {
     if (speed > 0 && loaded < total) parts.push(`${size(speed)}/s`, remaining((total - loaded) / speed));
     facts.textContent = parts.join(" · ");
   });
-  const cancel = document.createElement("button");
-  cancel.type = "button";
-  cancel.textContent = "Cancel";
-  cancel.setAttribute("aria-label", `Cancel upload of ${file.name}`);
-  cancel.addEventListener("click", sending.abort);
-  field(row, "actions").replaceChildren(cancel);
+  field(row, "actions").replaceChildren(
+    button("Cancel", `Cancel upload of ${file.name}`, sending.abort),
+  );
 
   sending.done.then(
     (job) => follow(row, job),

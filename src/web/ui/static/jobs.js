@@ -1,6 +1,7 @@
 // The jobs page: the user's jobs from GET /jobs, newest first, kept live by polling.
 import { act } from "./actions.js";
 import { ApiError, api, explain } from "./api.js";
+import { button, field, link, setText } from "./dom.js";
 import { LABELS, clock, isRunning, size, time } from "./format.js";
 
 const PAGE_SIZE = 20;
@@ -17,29 +18,11 @@ const page = Math.max(1, Number.parseInt(new URL(location.href).searchParams.get
 const rows = new Map();
 let timer = null;
 
-function field(row, name) {
-  return row.querySelector(`[data-field="${name}"]`);
-}
-
-function setText(element, text) {
-  if (element.textContent !== text) element.textContent = text;
-}
-
 function facts(job) {
   const parts = [`Uploaded ${time(job.created_at)}`, `video ${size(job.video_size)}`];
   if (job.duration != null) parts.push(clock(job.duration));
   if (job.mp3_size != null) parts.push(`MP3 ${size(job.mp3_size)}`);
   return parts.join(" · ");
-}
-
-function button(label, name, handler, className = "") {
-  const element = document.createElement("button");
-  element.type = "button";
-  element.textContent = label;
-  element.setAttribute("aria-label", `${label} ${name}`);
-  if (className) element.className = className;
-  element.addEventListener("click", handler);
-  return element;
 }
 
 function togglePlayer(row, job, control) {
@@ -74,20 +57,17 @@ function actionsFor(job, row) {
   const name = job.filename;
   const controls = [];
   if (job.links.mp3) {
-    const play = button("Play", name, () => togglePlayer(row, job, play));
-    controls.push(play);
-    const download = document.createElement("a");
-    download.className = "button";
-    download.href = job.links.mp3;
+    const play = button("Play", `Play ${name}`, () => togglePlayer(row, job, play));
+    const download = link("Download MP3", job.links.mp3, `Download MP3 of ${name}`);
     download.download = "";
-    download.textContent = "Download MP3";
-    download.setAttribute("aria-label", `Download MP3 of ${name}`);
-    controls.push(download);
+    controls.push(play, download);
   }
-  if (job.state === "failed") controls.push(button("Retry", name, () => run("retry", job, row), "primary"));
-  if (isRunning(job.state)) controls.push(button("Cancel", name, () => run("cancel", job, row)));
+  if (job.state === "failed") {
+    controls.push(button("Retry", `Retry ${name}`, () => run("retry", job, row), "primary"));
+  }
+  if (isRunning(job.state)) controls.push(button("Cancel", `Cancel ${name}`, () => run("cancel", job, row)));
   if (job.state === "done" || job.state === "failed") {
-    controls.push(button("Delete", name, () => run("delete", job, row), "danger"));
+    controls.push(button("Delete", `Delete ${name}`, () => run("delete", job, row), "danger"));
   }
   return controls;
 }
