@@ -15,7 +15,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from playwright.sync_api import expect
 
 from chromium import CHROMIUM, launch
