@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import configparser
 import re
+from fnmatch import fnmatch
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +18,7 @@ from testservices import TEST_PASSWORD
 from web.ui.render import CONTENT_SECURITY_POLICY
 
 PAGES = ["/", "/convert", "/account"]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def signed_in(client, user) -> Browser:
@@ -158,3 +162,18 @@ def test_the_sample_clip_is_served_to_signed_in_users(client, user, tmp_path):
     info = probe(path)
     assert info.has_video
     assert info.duration == pytest.approx(10.0, abs=0.1)
+
+
+def test_every_ui_template_and_asset_ships_in_the_package():
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg")
+    patterns = [item.strip() for item in config["options.package_data"]["web.ui"].split(",")]
+    folder = ROOT / "src" / "web" / "ui"
+    files = [
+        path.relative_to(folder).as_posix()
+        for sub in ("templates", "static")
+        for path in (folder / sub).rglob("*")
+        if path.is_file()
+    ]
+    assert len(files) > 10
+    assert [name for name in files if not any(fnmatch(name, p) for p in patterns)] == []
