@@ -129,7 +129,9 @@ def test_a_failed_job_is_retried_from_the_jobs_page(new_page, service, media):
         page.get_by_role("button", name="Retry silent.mp4").click()
     assert retried.value.status == 202
     # It runs again (and fails again, for the same reason); the list follows without a reload.
-    after = wait_for_job(page, job_id, lambda job: job["finished_at"] > before["finished_at"])
+    after = wait_for_job(
+        page, job_id, lambda job: (job["finished_at"] or "") > before["finished_at"]
+    )
     assert after["state"] == "failed"
     expect(page.get_by_role("button", name="Retry silent.mp4")).to_be_visible()
     expect(page.get_by_text("The file has no audio track.")).to_be_visible()
