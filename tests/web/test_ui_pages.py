@@ -33,9 +33,9 @@ def admin(make_user):
 
 
 def test_every_page_carries_the_security_headers(client, admin):
-    browser = signed_in(client, admin)
+    signed_out, browser = Browser(client), signed_in(client, admin)
     for path in [*PAGES, "/users", "/sign-in"]:
-        page = browser.get(path)
+        page = (signed_out if path == "/sign-in" else browser).get(path)
         assert page.status_code == 200, path
         assert page.headers["content-type"] == "text/html; charset=utf-8"
         assert page.headers["content-security-policy"] == CONTENT_SECURITY_POLICY

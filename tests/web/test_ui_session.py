@@ -76,6 +76,13 @@ def test_sign_in_goes_back_to_the_page_asked_for_but_never_off_site(client, user
         assert result.headers["location"] == location
 
 
+def test_a_signed_in_browser_skips_the_sign_in_form(client, user):
+    browser = signed_in(client, user)
+    result = browser.get("/sign-in", query_string="next=/convert")
+    assert result.status_code == 303
+    assert result.headers["location"] == "/convert"
+
+
 def test_a_wrong_password_shows_the_form_again(browser, user):
     result = browser.sign_in(user.email, "not the password")
     assert result.status_code == 401

@@ -32,7 +32,7 @@ def install(
     account = AccountPage(settings, sessions, viewer)
     users = UsersPage(sessions, viewer)
     app.add_route("/assets/{name}", AssetResource(assets))
-    app.add_route("/sign-in", SignInPage(settings, sessions, browser, renderer))
+    app.add_route("/sign-in", SignInPage(settings, sessions, browser, renderer, auth))
     app.add_route("/sign-out", SignOutResource(sessions, browser))
     app.add_route("/", JobsPage(viewer))
     app.add_route("/convert", ConvertPage(settings, viewer))

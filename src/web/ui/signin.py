@@ -10,7 +10,9 @@ import falcon
 from core import logins, revocations
 from core.db import session_scope
 from core.settings import Settings
+from web.auth import AuthMiddleware
 from web.browser import BrowserSession, form_fields
+from web.errors import Problem
 from web.ui.render import Renderer
 
 
@@ -27,15 +29,34 @@ class SignInPage:
     auth_required = False
 
     def __init__(
-        self, settings: Settings, sessions, browser: BrowserSession, renderer: Renderer
+        self,
+        settings: Settings,
+        sessions,
+        browser: BrowserSession,
+        renderer: Renderer,
+        auth: AuthMiddleware,
     ) -> None:
         self._settings = settings
         self._sessions = sessions
         self._browser = browser
         self._renderer = renderer
+        self._auth = auth
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        self._form(req, resp, email="", error=None, next_page=_safe_next(req.get_param("next")))
+        next_page = _safe_next(req.get_param("next"))
+        if self._signed_in(req):
+            _see_other(resp, next_page)
+            return
+        self._form(req, resp, email="", error=None, next_page=next_page)
+
+    def _signed_in(self, req: falcon.Request) -> bool:
+        if self._browser.token(req) is None:
+            return False
+        try:
+            self._auth.identify(req)
+        except Problem:
+            return False
+        return True
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         self._browser.check_sign_in(req)
