@@ -1,8 +1,8 @@
 """The account page (change one's password) and the admins' users page (the CLI's `users`).
 
 Forms post, then redirect to the page with `?done=` naming what happened (post/redirect/get),
-or render the page again with the error next to the form. The auth middleware has already
-checked each post's session cookie and CSRF token.
+or render the page again with the error next to the form. Every post first passes
+`Viewer.require`, which checks its origin, its session cookie and its CSRF token.
 """
 
 from __future__ import annotations
