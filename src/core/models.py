@@ -1,4 +1,4 @@
-"""Define the database tables: users, jobs and login throttling, as SQLAlchemy 2 models."""
+"""Define the database tables: users, jobs, login throttling and revoked tokens (SQLAlchemy 2)."""
 
 from __future__ import annotations
 
@@ -148,3 +148,12 @@ class LoginThrottle(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     window_started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class RevokedToken(Base):
+    """A signed-out token's id, refused until the token would have expired anyway."""
+
+    __tablename__ = "revoked_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)

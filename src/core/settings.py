@@ -40,6 +40,7 @@ class Settings:
     jwt_issuer: str
     jwt_audience: str
     jwt_ttl_seconds: int
+    session_ttl_seconds: int
     max_upload_bytes: int
     user_quota_bytes: int
     max_duration_seconds: float
@@ -86,6 +87,7 @@ class Settings:
             jwt_issuer=env.str("JWT_ISSUER", "vid2mp3"),
             jwt_audience=env.str("JWT_AUDIENCE", "vid2mp3-api"),
             jwt_ttl_seconds=env.int("JWT_TTL_SECONDS", 3600, low=60, high=7 * 86400),
+            session_ttl_seconds=env.int("SESSION_TTL_SECONDS", 8 * 3600, low=60, high=30 * 86400),
             max_upload_bytes=env.int("MAX_UPLOAD_BYTES", 4 * GIB, low=1),
             user_quota_bytes=env.int("USER_QUOTA_BYTES", 20 * GIB, low=1),
             max_duration_seconds=env.float("MAX_DURATION", 4 * 3600.0, low=1.0),
@@ -117,6 +119,11 @@ class Settings:
     def embedded(self) -> bool:
         """Tell whether the broker runs inside this process (no external queue)."""
         return self.broker_url.startswith("stub:")
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Tell whether browser cookies must be `Secure` (the public URL is https)."""
+        return self.public_url.startswith("https://")
 
     def signing_secret(self) -> str:
         """Return the JWT secret, creating and keeping one under DATA_DIR when none is set."""

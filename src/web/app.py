@@ -13,12 +13,14 @@ from core.storage import BlobStore
 from core.tokens import TokenService
 from web import errors
 from web.auth import AuthMiddleware
+from web.browser import BrowserSession
 from web.metrics import MetricsMiddleware, MetricsResource
 from web.resources.download import DownloadByFileResource, JobMp3Resource, SignedLinkResource
 from web.resources.health import LivenessResource, ReadinessResource
 from web.resources.jobs import JobResource, JobRetryResource, JobsResource
 from web.resources.login import LoginResource, ValidateResource
 from web.resources.upload import UploadResource
+from web.ui import install as install_ui
 
 
 def create_app(
@@ -34,7 +36,9 @@ def create_app(
 
     Readiness checks that the database is at `schema_revision` (alembic's head) when given.
     """
-    app = falcon.App(middleware=[MetricsMiddleware(), AuthMiddleware(tokens, sessions)])
+    browser = BrowserSession(settings, tokens)
+    auth = AuthMiddleware(tokens, sessions, browser)
+    app = falcon.App(middleware=[MetricsMiddleware(), auth])
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
 
@@ -61,4 +65,5 @@ def create_app(
     app.add_route("/jobs/{job_id}/mp3", JobMp3Resource(sessions, store))
     app.add_route("/download", DownloadByFileResource(sessions, store))
     app.add_route("/d/{token}", SignedLinkResource(sessions, store, tokens))
+    install_ui(app, settings, sessions, auth, browser)
     return app
