@@ -13,6 +13,7 @@ from core.tokens import TokenService
 from web import errors
 from web.auth import AuthMiddleware
 from web.metrics import MetricsMiddleware, MetricsResource
+from web.resources.account_tokens import AccountTokenResource, AccountTokensResource
 from web.resources.download import DownloadByFileResource, JobMp3Resource, SignedLinkResource
 from web.resources.health import LivenessResource, ReadinessResource
 from web.resources.jobs import JobResource, JobRetryResource, JobsResource
@@ -53,4 +54,6 @@ def create_app(
     app.add_route("/jobs/{job_id}/mp3", JobMp3Resource(sessions, store))
     app.add_route("/download", DownloadByFileResource(sessions, store))
     app.add_route("/d/{token}", SignedLinkResource(sessions, store, tokens))
+    app.add_route("/account/tokens", AccountTokensResource(sessions))
+    app.add_route("/account/tokens/{token_id:int}", AccountTokenResource(sessions))
     return app

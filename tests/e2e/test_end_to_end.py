@@ -194,3 +194,39 @@ def test_embedded_shape_in_one_process(processes, video, tmp_path):
     )
     assert submitted.returncode == 0, submitted.stderr
     assert probe(tmp_path / "client.mp3").audio_streams[0].codec == "mp3"
+    # A personal access token replaces the password: from the environment, or --token.
+    login = requests.post(
+        f"http://127.0.0.1:{port}/login", auth=("user@example.com", PASSWORD), timeout=10
+    )
+    created = requests.post(
+        f"http://127.0.0.1:{port}/account/tokens",
+        json={"name": "e2e", "scopes": ["read", "upload"]},
+        headers={"Authorization": f"Bearer {login.json()['access_token']}"},
+        timeout=10,
+    )
+    assert created.status_code == 201, created.text
+    without_password = {k: v for k, v in env.items() if k != "VID2MP3_PASSWORD"}
+    with_token = subprocess.run(
+        [VID2MP3, "submit", str(video), "--url", f"http://127.0.0.1:{port}"]
+        + ["-o", str(tmp_path / "token.mp3")],
+        env={**without_password, "VID2MP3_TOKEN": created.json()["token"]},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert with_token.returncode == 0, with_token.stderr
+    assert probe(tmp_path / "token.mp3").audio_streams[0].codec == "mp3"
+    refused = subprocess.run(
+        [VID2MP3, "submit", str(video), "--url", f"http://127.0.0.1:{port}"]
+        + ["--token", "vid2mp3_pat_" + "x" * 43],
+        env=without_password,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert refused.returncode == 1
+    assert "401: unknown or revoked personal access token" in refused.stderr
