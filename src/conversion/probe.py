@@ -96,6 +96,7 @@ class MediaInfo:
     audio_streams: list[AudioStream] = dataclasses.field(default_factory=list)
     has_video: bool = False  # a video stream or an attached picture
     video_codec: str | None = None
+    cover_art: bool = False  # the only pictures are attached covers (album art, no moving video)
     tags: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -168,6 +169,7 @@ def parse_probe(text: str) -> MediaInfo:
     audio: list[tuple[AudioStream, dict[str, str]]] = []
     video_codec: str | None = None
     has_video = False
+    moving_video = False
     tags: dict[str, str] = {}
     stream_tags: dict[str, str] | None = None  # tags of the audio stream being read, if any
     block: dict[str, str] | None = None  # the Metadata block being read
@@ -209,6 +211,7 @@ def parse_probe(text: str) -> MediaInfo:
                 audio.append((_audio_stream(len(audio), stream["lang"], details), stream_tags))
             elif kind == "Video":
                 has_video = True
+                moving_video = moving_video or "(attached pic)" not in details
                 video_codec = video_codec or details.split(maxsplit=1)[0].rstrip(",")
 
     if not audio and not has_video:
@@ -225,6 +228,7 @@ def parse_probe(text: str) -> MediaInfo:
         audio_streams=[_with_language(s, tags_) for s, tags_ in audio],
         has_video=has_video,
         video_codec=video_codec,
+        cover_art=has_video and not moving_video,
         tags=tags,
     )
 
