@@ -8,6 +8,7 @@ import falcon
 from sqlalchemy import text
 
 from core.settings import Settings
+from core.sso import OidcClient
 from core.storage import BlobStore
 from core.tokens import TokenService
 from web import errors
@@ -18,7 +19,9 @@ from web.resources.download import DownloadByFileResource, JobMp3Resource, Signe
 from web.resources.health import LivenessResource, ReadinessResource
 from web.resources.jobs import JobResource, JobRetryResource, JobsResource
 from web.resources.login import LoginResource, ValidateResource
+from web.resources.oidc import OidcCallbackResource, OidcLoginResource
 from web.resources.upload import UploadResource
+from web.resources.waveform import JobWaveformResource
 
 
 def create_app(
@@ -52,8 +55,13 @@ def create_app(
     app.add_route("/jobs/{job_id}", JobResource(sessions, store))
     app.add_route("/jobs/{job_id}/retry", JobRetryResource(sessions, enqueue))
     app.add_route("/jobs/{job_id}/mp3", JobMp3Resource(sessions, store))
+    app.add_route("/jobs/{job_id}/waveform", JobWaveformResource(sessions, store))
     app.add_route("/download", DownloadByFileResource(sessions, store))
     app.add_route("/d/{token}", SignedLinkResource(sessions, store, tokens))
     app.add_route("/account/tokens", AccountTokensResource(sessions))
     app.add_route("/account/tokens/{token_id:int}", AccountTokenResource(sessions))
+    if settings.oidc_issuer:
+        oidc = OidcClient(settings)
+        app.add_route("/auth/oidc/login", OidcLoginResource(settings, oidc, tokens))
+        app.add_route("/auth/oidc/callback", OidcCallbackResource(sessions, oidc, tokens))
     return app
