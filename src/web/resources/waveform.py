@@ -15,14 +15,13 @@ class JobWaveformResource:
     """Serve the peaks JSON (audiowaveform layout) the converter stored with the job's MP3."""
 
     def __init__(self, sessions, store: BlobStore) -> None:
-        self._sessions = sessions
-        self._store = store
+        self._sessions, self._store = sessions, store
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, job_id: str) -> None:
         with session_scope(self._sessions) as session:
-            job = visible_job(session, req.context.principal, job_id)
+            blob_id = waveform_blob_id(visible_job(session, req.context.principal, job_id).id)
         try:
-            resp.stream = self._store.open_range(BUCKET, waveform_blob_id(job.id))
+            resp.stream = self._store.open_range(BUCKET, blob_id)
         except BlobNotFound:
             raise Problem(falcon.HTTP_404, "this job has no waveform (yet)") from None
         resp.content_type = falcon.MEDIA_JSON
