@@ -66,9 +66,15 @@ def peaks(path: str | os.PathLike[str], points: int = DEFAULT_POINTS) -> dict[st
 
 
 def _fold(chunk, start: int, total: int, lows, highs) -> None:
-    """Merge one chunk of frames (rows of channels) into the per-point minima and maxima."""
-    bins = (np.arange(start, start + len(chunk)) * len(lows)) // total
-    firsts = np.flatnonzero(np.diff(bins, prepend=-1))
-    which = bins[firsts]
-    np.minimum.at(lows, which, np.minimum.reduceat(chunk.min(axis=1), firsts))
-    np.maximum.at(highs, which, np.maximum.reduceat(chunk.max(axis=1), firsts))
+    """Merge one chunk of frames (rows of channels) into the per-point minima and maxima.
+
+    Point ``p`` covers frames ``ceil(p * total / points)`` up to the next point's first frame;
+    only the point boundaries inside the chunk are computed, not a point per frame.
+    """
+    points = len(lows)
+    first = start * points // total
+    last = (start + len(chunk) - 1) * points // total
+    which = np.arange(first, last + 1)
+    offsets = np.maximum(-(-which * total // points) - start, 0)
+    np.minimum.at(lows, which, np.minimum.reduceat(chunk, offsets, axis=0).min(axis=1))
+    np.maximum.at(highs, which, np.maximum.reduceat(chunk, offsets, axis=0).max(axis=1))
