@@ -10,14 +10,10 @@ import io
 import json
 import os
 
+from core.job_blobs import waveform_blob_id
 from core.storage import BlobInfo, BlobStore
 
 BUCKET = "mp3s"
-
-
-def waveform_blob_id(job_id: str) -> str:
-    """Return the blob id of a job's waveform in the "mp3s" bucket."""
-    return f"{job_id}-waveform"
 
 
 def store_waveform(store: BlobStore, job_id: str, mp3: str | os.PathLike[str]) -> BlobInfo:

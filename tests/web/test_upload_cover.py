@@ -7,6 +7,7 @@ import io
 import pytest
 from PIL import Image
 
+from core.job_blobs import cover_blob_id
 from forms import upload
 from web.resources import upload as upload_module
 
@@ -37,7 +38,7 @@ def test_uploaded_cover_is_kept_next_to_the_video(client, auth, user, clip, serv
     job_id = result.json["id"]
     assert result.json["options"]["cover"] == "image"
     assert blobs(services, user.id) == sorted([job_id, f"{job_id}-cover"])
-    info = services.store.info("videos", upload_module.cover_blob_id(job_id))
+    info = services.store.info("videos", cover_blob_id(job_id))
     assert info.size == len(image)
     assert info.metadata["kind"] == "cover"
 

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from conversion.errors import InvalidOptionsError
 from conversion.options import ConversionOptions
 from core.db import session_scope
+from core.job_blobs import cover_blob_id
 from core.models import Job, new_job_id
 from core.settings import Settings
 from core.states import JobState, Step
@@ -36,11 +37,6 @@ _MAX_FIELD_BYTES = 4096
 _FORM_OVERHEAD = 256 * 1024
 MAX_COVER_BYTES = 10 * 1024 * 1024
 _IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a")
-
-
-def cover_blob_id(job_id: str) -> str:
-    """Return the id, in the "videos" bucket, of the cover image uploaded with a job."""
-    return f"{job_id}-cover"
 
 
 class UploadResource:

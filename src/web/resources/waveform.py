@@ -5,8 +5,9 @@ from __future__ import annotations
 import falcon
 
 from core.db import session_scope
+from core.job_blobs import waveform_blob_id
 from core.storage import BlobNotFound, BlobStore
-from core.waveforms import BUCKET, waveform_blob_id
+from core.waveforms import BUCKET
 from web.errors import Problem
 from web.resources.jobs import visible_job
 
