@@ -131,7 +131,7 @@ def to_mp3(
     tmp_name = str(dst.with_name(f".{dst.name[:120]}.{secrets.token_hex(8)}.part"))
     picture = tmp_name[: -len(".part")] + ".cover.jpg"
     try:
-        if not _make_picture(plan.cover, src, cover_image, picture, media.duration):
+        if not _make_picture(plan.cover, src, cover_image, picture, media):
             plan = dataclasses.replace(plan, cover="none")
         progress = _Progress(plan.expected_duration, on_progress, max_duration)
         outcome = run_ffmpeg(
@@ -169,14 +169,14 @@ def to_mp3(
     )
 
 
-def _make_picture(cover: str, src, image, picture: str, duration: float | None) -> bool:
+def _make_picture(cover: str, src, image, picture: str, media: MediaInfo) -> bool:
     """Write the cover JPEG the plan needs to ``picture``; False when there is none to embed."""
     if cover == "image":
         cover_jpeg(image, picture)
         return True
     if cover == "still":
         try:
-            return video_still(src, picture, duration)
+            return video_still(src, picture, media.duration, media.rotation)
         except Exception:
             # A picture is a nicety: a video moviepy cannot read still converts, without one.
             log.warning("no cover picture: reading a frame of %s failed", src, exc_info=True)

@@ -64,9 +64,15 @@ def _save(picture: Image.Image, dst: str | os.PathLike[str]) -> None:
 
 
 def video_still(
-    src: str | os.PathLike[str], dst: str | os.PathLike[str], duration: float | None = None
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    duration: float | None = None,
+    rotation: float = 0.0,
 ) -> bool:
-    """Write a JPEG of a representative frame of ``src`` to ``dst``; False if all were blank."""
+    """Write a JPEG of a representative frame of ``src`` to ``dst``; False if all were blank.
+
+    ``rotation`` is the video's display rotation (:attr:`MediaInfo.rotation`).
+    """
     snippet = f"{dst}.frame.mkv"
     moments = list(candidate_times(duration or ASSUMED_DURATION))
     try:
@@ -74,7 +80,7 @@ def video_still(
         # clip whose only keyframe is its black first frame.
         for exact in (False, True):
             for moment in moments:
-                picture = _frame_at(src, moment, snippet, exact)
+                picture = _frame_at(src, moment, snippet, exact, rotation)
                 if picture is not None and not is_blank(_small(picture)):
                     _save(picture, dst)
                     return True
@@ -91,19 +97,22 @@ def _small(picture: Image.Image) -> Image.Image:
     return small
 
 
-def _frame_at(src, moment: float, snippet: str, exact: bool) -> Image.Image | None:
+def _frame_at(src, moment: float, snippet: str, exact: bool, rotation: float) -> Image.Image | None:
     """Return the frame at ``moment`` (else the keyframe before it); None when there is none."""
     # Imported here: moviepy brings numpy, and the web app imports this package for its options.
     from moviepy import VideoFileClip
 
     # Copying the keyframe decodes nothing; the exact frame costs decoding from that keyframe.
-    codec = ["-c:v", "ffv1"] if exact else ["-c:v", "copy"]
+    # The snippet leaves a phone video's rotation out (-display_rotation 0): moviepy 2.2 cannot
+    # read it from ffmpeg 9's header dump and would take ffmpeg's turned frame for an upright
+    # one. The picture is turned here instead.
+    codec = "ffv1" if exact else "copy"
     command = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error"]
-    command += ["-ss", f"{moment:.3f}", *input_args(src), "-map", "0:v:0", *codec]
+    command += ["-ss", f"{moment:.3f}", "-display_rotation", "0", *input_args(src)]
+    command += ["-map", "0:v:0", "-c:v", codec]
     command += ["-frames:v", "1", "-an", "-sn", "-dn", "-f", "matroska", "-y"]
     command += [output_arg(snippet)]
-    outcome = run_ffmpeg(command, deadline=time.monotonic() + CUT_TIMEOUT)
-    if outcome.returncode != 0:
+    if run_ffmpeg(command, deadline=time.monotonic() + CUT_TIMEOUT).returncode != 0:
         return None
     try:
         clip = VideoFileClip(os.path.abspath(snippet), audio=False)
@@ -113,7 +122,10 @@ def _frame_at(src, moment: float, snippet: str, exact: bool) -> Image.Image | No
         frame = clip.get_frame(0)
     finally:
         clip.close()
-    return None if frame is None else Image.fromarray(frame)
+    if frame is None:
+        return None
+    picture = Image.fromarray(frame)
+    return picture.rotate(rotation, expand=True) if rotation else picture
 
 
 def cover_jpeg(image: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:

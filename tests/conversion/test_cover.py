@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageStat
+from PIL import Image, ImageChops, ImageStat
 
 from conversion import ConversionOptions, InvalidOptionsError, probe, to_mp3
 from conversion.cover import COVER_WIDTH, is_blank, video_still
@@ -157,3 +157,39 @@ def test_unreadable_image_is_an_options_error(corpus, tmp_path):
         )
     assert caught.value.field == "cover"
     assert list(tmp_path.glob("*.mp3")) == [] and list(tmp_path.glob(".*")) == []
+
+
+@pytest.fixture(scope="module")
+def phone_video(media_dir) -> Path:
+    """A 320x180 clip whose display matrix says: turn it 90 degrees (as phones record)."""
+    flat = media_dir / "flat.mp4"
+    ffmpeg(
+        *lavfi("testsrc2=size=320x180:rate=25:duration=4"),
+        *lavfi("sine=duration=4"),
+        *("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-shortest"),
+        str(flat),
+    )
+    path = media_dir / "phone.mp4"
+    ffmpeg("-display_rotation", "90", "-i", str(flat), "-c", "copy", str(path))
+    return path
+
+
+def test_phone_video_still_is_upright(phone_video, tmp_path):
+    media = probe(phone_video)
+    assert media.rotation == 90.0
+    dst = tmp_path / "out.mp3"
+    to_mp3(phone_video, dst, media=media)
+    picture = embedded_picture(dst, tmp_path).convert("L")
+    assert picture.size == (180, 320)
+    # ffmpeg's own upright rendering of the keyframe at 0.4 s (the first candidate).
+    reference = tmp_path / "reference.png"
+    ffmpeg("-ss", "0", "-i", str(phone_video), "-frames:v", "1", str(reference))
+    with Image.open(reference) as upright:
+        upright = upright.convert("L")
+        assert upright.size == (180, 320)
+        turned = upright.rotate(180)
+
+        def distance(a, b):
+            return ImageStat.Stat(ImageChops.difference(a, b)).mean[0]
+
+        assert distance(picture, upright) < 10 < distance(picture, turned)
