@@ -68,7 +68,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--title", help="ID3 title (default: the source's, else the file name)")
     parser.add_argument("--artist", help="ID3 artist")
     parser.add_argument("--album", help="ID3 album")
-    parser.add_argument("--cover", action="store_true", help="cover picture from a video frame")
+    parser.add_argument(
+        "--cover",
+        choices=("auto", "none"),
+        help="auto (default): the source's cover, else a still of its video; none: no picture",
+    )
     parser.add_argument("--audio-track", metavar="N", help="audio track number, from 0")
     parser.add_argument(
         "--jobs",
@@ -150,7 +154,7 @@ def _options(args: argparse.Namespace) -> ConversionOptions:
         "title": args.title,
         "artist": args.artist,
         "album": args.album,
-        "cover": "true" if args.cover else None,
+        "cover": args.cover,
         "audio_track": args.audio_track,
     }
     return ConversionOptions.from_form({k: v for k, v in form.items() if v is not None})

@@ -1,4 +1,4 @@
-"""Define the database tables: users, jobs, login throttling and revoked tokens (SQLAlchemy 2)."""
+"""Define the database tables: users, jobs, login throttling, revoked and personal access tokens."""
 
 from __future__ import annotations
 
@@ -157,3 +157,19 @@ class RevokedToken(Base):
 
     jti: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class PersonalAccessToken(Base):
+    """A long-lived API credential for scripts; only the SHA-256 of its secret is stored."""
+
+    __tablename__ = "personal_access_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hint: Mapped[str] = mapped_column(String(32))
+    scopes: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -57,6 +57,13 @@ class Settings:
     log_format: str
     log_level: str
     web_concurrency: int
+    # OpenID Connect single sign-on (core.sso); off while OIDC_ISSUER is empty.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = dataclasses.field(default=None, repr=False)
+    oidc_allowed_domains: tuple[str, ...] = ()
+    oidc_admin_claim: str = "groups"
+    oidc_admin_value: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -106,7 +113,19 @@ class Settings:
                 "LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"), upper=True
             ),
             web_concurrency=env.int("WEB_CONCURRENCY", 2, low=1, high=64),
+            oidc_issuer=env.url("OIDC_ISSUER", "", ("http", "https")).rstrip("/") or None,
+            oidc_client_id=env.str("OIDC_CLIENT_ID", "") or None,
+            oidc_client_secret=env.secret("OIDC_CLIENT_SECRET"),
+            oidc_allowed_domains=tuple(
+                domain.strip().lower().lstrip("@")
+                for domain in env.str("OIDC_ALLOWED_DOMAINS", "").split(",")
+                if domain.strip()
+            ),
+            oidc_admin_claim=env.str("OIDC_ADMIN_CLAIM", "groups"),
+            oidc_admin_value=env.str("OIDC_ADMIN_VALUE", "") or None,
         )
+        if settings.oidc_issuer and not settings.oidc_client_id:
+            raise SettingsError("OIDC_CLIENT_ID: required when OIDC_ISSUER is set")
         if settings.retry_min_backoff_ms > settings.retry_max_backoff_ms:
             raise SettingsError("RETRY_MIN_BACKOFF_MS: must not exceed RETRY_MAX_BACKOFF_MS")
         return settings

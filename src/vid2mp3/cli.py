@@ -99,6 +99,9 @@ def _parser() -> argparse.ArgumentParser:
     submit.add_argument(
         "--user", help="e-mail to log in with (password asked, or VID2MP3_PASSWORD)"
     )
+    submit.add_argument(
+        "--token", help="a personal access token instead of a login (or VID2MP3_TOKEN)"
+    )
     submit.add_argument("-o", "--output", help="where to write the MP3 (default: next to FILE)")
     submit.set_defaults(handler=_submit)
 
@@ -217,7 +220,7 @@ def _users_set_password(args) -> int:
 def _submit(args) -> int:
     from vid2mp3.client import submit
 
-    return submit(args.file, args.url, args.user, args.output)
+    return submit(args.file, args.url, args.user, args.output, args.token)
 
 
 def _sample(args) -> int:

@@ -1,5 +1,7 @@
 """`vid2mp3 submit`: log in, upload a file with a progress bar, wait for the job, fetch the MP3.
 
+A personal access token (`--token` or VID2MP3_TOKEN, scopes read and upload) replaces the login.
+
 Standard library only, so the client works anywhere the package installs.
 """
 
@@ -56,19 +58,19 @@ class Connection:
             connection.close()
 
 
-def submit(file: str, url: str, user: str | None, output: str | None) -> int:
+def submit(
+    file: str, url: str, user: str | None, output: str | None, token: str | None = None
+) -> int:
     """Run the whole round trip; return 0 on a downloaded MP3, 1 otherwise."""
     source = Path(file)
     if not source.is_file():
         print(f"vid2mp3: no such file: {file}", file=sys.stderr)
         return 2
     server = Connection(url)
-    email = user or input("E-mail: ")
-    password = os.environ.get("VID2MP3_PASSWORD") or getpass.getpass("Password: ")
+    server.token = token or os.environ.get("VID2MP3_TOKEN")
     try:
-        credentials = base64.b64encode(f"{email}:{password}".encode()).decode()
-        login = server.json("POST", "/login", {"Authorization": f"Basic {credentials}"})
-        server.token = login["access_token"]
+        if not server.token:
+            server.token = _log_in(server, user)
         job = _upload(server, source)
         job = _wait(server, job["id"])
         if job["state"] != "done":
@@ -81,6 +83,13 @@ def submit(file: str, url: str, user: str | None, output: str | None) -> int:
         return 1
     print(f"saved {target}", file=sys.stderr)
     return 0
+
+
+def _log_in(server: Connection, user: str | None) -> str:
+    email = user or input("E-mail: ")
+    password = os.environ.get("VID2MP3_PASSWORD") or getpass.getpass("Password: ")
+    credentials = base64.b64encode(f"{email}:{password}".encode()).decode()
+    return server.json("POST", "/login", {"Authorization": f"Basic {credentials}"})["access_token"]
 
 
 def _upload(server: Connection, source: Path) -> dict:

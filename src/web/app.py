@@ -9,18 +9,22 @@ from sqlalchemy import text
 
 from core.db import check_schema
 from core.settings import Settings
+from core.sso import OidcClient
 from core.storage import BlobStore
 from core.tokens import TokenService
 from web import errors
 from web.auth import AuthMiddleware
 from web.browser import BrowserSession
 from web.metrics import MetricsMiddleware, MetricsResource
+from web.resources.account_tokens import AccountTokenResource, AccountTokensResource
 from web.resources.download import DownloadByFileResource, JobMp3Resource, SignedLinkResource
 from web.resources.health import LivenessResource, ReadinessResource
 from web.resources.jobs import JobResource, JobRetryResource, JobsResource
 from web.resources.login import LoginResource, ValidateResource
+from web.resources.oidc import OidcCallbackResource, OidcLoginResource
 from web.resources.upload import UploadResource
 from web.ui import install as install_ui
+from web.resources.waveform import JobWaveformResource
 
 
 def create_app(
@@ -63,7 +67,14 @@ def create_app(
     app.add_route("/jobs/{job_id}", JobResource(sessions, store))
     app.add_route("/jobs/{job_id}/retry", JobRetryResource(sessions, enqueue))
     app.add_route("/jobs/{job_id}/mp3", JobMp3Resource(sessions, store))
+    app.add_route("/jobs/{job_id}/waveform", JobWaveformResource(sessions, store))
     app.add_route("/download", DownloadByFileResource(sessions, store))
     app.add_route("/d/{token}", SignedLinkResource(sessions, store, tokens))
     install_ui(app, settings, sessions, auth, browser)
+    app.add_route("/account/tokens", AccountTokensResource(sessions))
+    app.add_route("/account/tokens/{token_id:int}", AccountTokenResource(sessions))
+    if settings.oidc_issuer:
+        oidc = OidcClient(settings)
+        app.add_route("/auth/oidc/login", OidcLoginResource(settings, oidc, tokens))
+        app.add_route("/auth/oidc/callback", OidcCallbackResource(sessions, oidc, tokens))
     return app

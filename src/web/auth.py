@@ -1,4 +1,13 @@
-"""Authenticate requests: a bearer JWT, or a browser's session cookie, unless a route opts out."""
+"""Authenticate requests: a bearer JWT, a scoped personal access token, or a browser's session
+cookie, unless a route opts out.
+
+Without an Authorization header, the browser's session cookie is accepted instead, and a
+state-changing request must then pass the browser session's CSRF checks.
+
+A personal access token needs the scope its route names in `token_scopes` (method → scope; by
+default GET/HEAD need `read`, POST/DELETE need `upload`); a method missing from the map refuses
+tokens, as token management does. Token callers never get admin powers: those need a login.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +15,12 @@ import dataclasses
 
 import falcon
 
-from core import revocations
+from core import access_tokens, revocations
 from core.db import session_scope
 from core.models import User
 from core.tokens import InvalidToken, TokenService, bearer_token
 from web.browser import BrowserSession
-from web.errors import unauthorized
+from web.errors import Problem, unauthorized
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,14 +31,15 @@ class Principal:
     email: str
     is_admin: bool
     claims: dict
+    # A personal access token's scopes; None for a password (or single sign-on) login.
+    scopes: frozenset[str] | None = None
+
+
+DEFAULT_TOKEN_SCOPES = {"GET": "read", "HEAD": "read", "POST": "upload", "DELETE": "upload"}
 
 
 class AuthMiddleware:
-    """Check the bearer token unless the resource sets `auth_required = False`.
-
-    Without an Authorization header, the browser's session cookie is accepted instead, and a
-    state-changing request must then pass the browser session's CSRF checks.
-    """
+    """Check the caller's credentials unless the resource sets `auth_required = False`."""
 
     def __init__(
         self, tokens: TokenService, sessions, browser: BrowserSession | None = None
@@ -43,7 +53,11 @@ class AuthMiddleware:
             return
         if req.method == "OPTIONS":
             return
-        req.context.principal = self.identify(req)
+        principal = self.identify(req)
+        if principal.scopes is not None:
+            needed = getattr(resource, "token_scopes", DEFAULT_TOKEN_SCOPES).get(req.method)
+            _check_scope(principal.scopes, needed)
+        req.context.principal = principal
 
     def identify(self, req: falcon.Request) -> Principal:
         """Return the caller by bearer header or session cookie, or raise a 401/403 problem."""
@@ -59,6 +73,8 @@ class AuthMiddleware:
         """Return the principal for an Authorization header, or raise a 401 problem."""
         try:
             token = bearer_token(header)
+            if access_tokens.is_personal_token(token):
+                return self._personal(token)
         except InvalidToken as error:
             raise unauthorized(error.reason) from None
         return self._principal(token)
@@ -79,3 +95,25 @@ class AuthMiddleware:
             if user is None or not user.is_active:
                 raise unauthorized("account is disabled or no longer exists")
             return Principal(user.id, user.email, user.is_admin, claims)
+
+    def _personal(self, token: str) -> Principal:
+        with session_scope(self._sessions) as session:
+            user, scopes = access_tokens.authenticate_token(session, token)
+            claims = {"sub": str(user.id), "email": user.email, "scope": " ".join(sorted(scopes))}
+            return Principal(user.id, user.email, False, claims, scopes)
+
+
+def _check_scope(granted: frozenset[str], needed: str | None) -> None:
+    if needed is None:
+        raise Problem(
+            falcon.HTTP_403, "personal access tokens cannot be used here; log in with a password"
+        )
+    if needed not in granted:
+        raise Problem(
+            falcon.HTTP_403,
+            f"this personal access token lacks the {needed} scope",
+            headers={
+                "WWW-Authenticate": f'Bearer realm="vid2mp3", error="insufficient_scope", '
+                f'scope="{needed}"'
+            },
+        )

@@ -57,6 +57,8 @@ class LoginResource:
 class ValidateResource:
     """`POST /validate`: return the claims of the bearer token (401 when it is not valid)."""
 
+    token_scopes = {"GET": "read", "POST": "read"}
+
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.media = req.context.principal.claims
 
