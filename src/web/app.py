@@ -48,9 +48,9 @@ def create_app(
     app.add_route("/validate", ValidateResource())
     app.add_route("/upload", UploadResource(settings, sessions, store, enqueue))
     app.add_route("/jobs", JobsResource(sessions))
-    app.add_route("/jobs/{job_id}", JobResource(sessions, store))
-    app.add_route("/jobs/{job_id}/retry", JobRetryResource(sessions, enqueue))
-    app.add_route("/jobs/{job_id}/mp3", JobMp3Resource(sessions, store))
+    app.add_route("/jobs/{job_id:uuid}", JobResource(sessions, store))
+    app.add_route("/jobs/{job_id:uuid}/retry", JobRetryResource(sessions, enqueue))
+    app.add_route("/jobs/{job_id:uuid}/mp3", JobMp3Resource(sessions, store))
     app.add_route("/download", DownloadByFileResource(sessions, store))
     app.add_route("/d/{token}", SignedLinkResource(sessions, store, tokens))
     return app
