@@ -2,7 +2,7 @@
 
 For each blob store (the folder store, GridFS on secantusdb started here with `--cache-size
 256M`) and each clip set (default 50 x 10 s and 20 x 60 s, 640x360 H.264 at 200 kbit/s with
-stereo AAC, about 410 KB per 10 s, made with lavfi), one run does:
+stereo AAC, about 340 KB per 10 s, made with lavfi), one run does:
 
 - **loop**: `ffmpeg -i IN -vn -c:a libmp3lame -b:a 192k OUT` over the clips, two at a time
   (one per core), timed from the first start to the last exit;
@@ -20,7 +20,7 @@ RabbitMQ are shared with whatever else runs on the machine: their share is an up
 process of one thread, whose Dramatiq middleware (added by a wrapper module, so it works with
 any checkout) records each actor's thread CPU and its children's (ffmpeg) CPU per message.
 
-`--upload-timing` times 400 KB-class uploads over HTTP with no worker running, against
+`--upload-timing` times uploads of the 10 s clips over HTTP with no worker running, against
 `BlobStore.put` of the same bytes from this process, into the same store.
 
 `--checkout DIR` runs another checkout's `vid2mp3` (its `.venv`), e.g. the code before a change.
