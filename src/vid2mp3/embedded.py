@@ -41,10 +41,10 @@ def _build(settings: Settings):
     from actors.embedded import start_embedded_worker
     from vid2mp3.wiring import build_web_app
 
-    app = build_web_app(settings)
+    worker = start_embedded_worker(settings)
     # Stopped at exit: running conversions are interrupted and requeued, not lost.
-    atexit.register(start_embedded_worker(settings).stop)
-    return app
+    atexit.register(worker.stop)
+    return build_web_app(settings, broker=worker.broker)
 
 
 def ensure_first_admin(settings: Settings, url: str) -> str | None:

@@ -23,8 +23,8 @@ from web.resources.jobs import JobResource, JobRetryResource, JobsResource
 from web.resources.login import LoginResource, ValidateResource
 from web.resources.oidc import OidcCallbackResource, OidcLoginResource
 from web.resources.upload import UploadResource
-from web.ui import install as install_ui
 from web.resources.waveform import JobWaveformResource
+from web.ui import install as install_ui
 
 
 def create_app(
@@ -64,10 +64,10 @@ def create_app(
     app.add_route("/validate", ValidateResource())
     app.add_route("/upload", UploadResource(settings, sessions, store, enqueue))
     app.add_route("/jobs", JobsResource(sessions))
-    app.add_route("/jobs/{job_id}", JobResource(sessions, store))
-    app.add_route("/jobs/{job_id}/retry", JobRetryResource(sessions, enqueue))
-    app.add_route("/jobs/{job_id}/mp3", JobMp3Resource(sessions, store))
-    app.add_route("/jobs/{job_id}/waveform", JobWaveformResource(sessions, store))
+    app.add_route("/jobs/{job_id:uuid}", JobResource(sessions, store))
+    app.add_route("/jobs/{job_id:uuid}/retry", JobRetryResource(sessions, enqueue))
+    app.add_route("/jobs/{job_id:uuid}/mp3", JobMp3Resource(sessions, store))
+    app.add_route("/jobs/{job_id:uuid}/waveform", JobWaveformResource(sessions, store))
     app.add_route("/download", DownloadByFileResource(sessions, store))
     app.add_route("/d/{token}", SignedLinkResource(sessions, store, tokens))
     install_ui(app, settings, sessions, auth, browser)

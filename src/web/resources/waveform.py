@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import falcon
 
 from core.db import session_scope
@@ -18,7 +20,7 @@ class JobWaveformResource:
     def __init__(self, sessions, store: BlobStore) -> None:
         self._sessions, self._store = sessions, store
 
-    def on_get(self, req: falcon.Request, resp: falcon.Response, job_id: str) -> None:
+    def on_get(self, req: falcon.Request, resp: falcon.Response, job_id: uuid.UUID) -> None:
         with session_scope(self._sessions) as session:
             blob_id = waveform_blob_id(visible_job(session, req.context.principal, job_id).id)
         try:

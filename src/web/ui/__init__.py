@@ -36,7 +36,7 @@ def install(
     app.add_route("/sign-out", SignOutResource(sessions, browser))
     app.add_route("/", JobsPage(viewer))
     app.add_route("/convert", ConvertPage(settings, viewer))
-    app.add_route("/job/{job_id}", JobPage(sessions, viewer))
+    app.add_route("/job/{job_id:uuid}", JobPage(sessions, viewer))
     app.add_route("/account", account)
     app.add_route("/account/password", account, suffix="password")
     app.add_route("/users", users)

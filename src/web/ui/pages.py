@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import falcon
 
 from core.db import session_scope
@@ -47,7 +49,7 @@ class JobPage:
         self._sessions = sessions
         self._viewer = viewer
 
-    def on_get(self, req: falcon.Request, resp: falcon.Response, job_id: str) -> None:
+    def on_get(self, req: falcon.Request, resp: falcon.Response, job_id: uuid.UUID) -> None:
         principal = self._viewer.require(req)
         with session_scope(self._sessions) as session:
             try:
