@@ -65,7 +65,7 @@ const OPTION_LABELS = {
   title: "Title",
   artist: "Artist",
   album: "Album",
-  cover: "Cover image",
+  cover: "Cover picture",
 };
 
 function sentence(text) {
