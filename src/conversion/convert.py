@@ -103,18 +103,17 @@ def to_mp3(
 ) -> ConversionResult:
     """Convert ``src`` to an MP3 at ``dst`` and describe the result.
 
-        ``deadline`` is an absolute :func:`time.monotonic` value (see :func:`deadline_for`);
-        ``cancel`` is a :class:`threading.Event` or a callable returning True to stop.
-        ``max_duration`` (seconds) refuses longer sources: before encoding when the container states
-        its duration, else as soon as the encoder passes it. ``media`` skips the probe when the caller
-        already has it. ``fallback_title`` (default: the source's file name stem) becomes the title
-        when neither the options nor the source provide one. ``cover_image`` is the picture to embed
-        when ``options.cover`` is "image" (without it, "image" acts as "auto"). ``waveform_pcm``, if
+    ``deadline`` is an absolute :func:`time.monotonic` value (see :func:`deadline_for`);
+    ``cancel`` is a :class:`threading.Event` or a callable returning True to stop.
+    ``max_duration`` (seconds) refuses longer sources: before encoding when the container states
+    its duration, else as soon as the encoder passes it. ``media`` skips the probe when the caller
+    already has it. ``fallback_title`` (default: the source's file name stem) becomes the title
+    when neither the options nor the source provide one. ``cover_image`` is the picture to embed
+    when ``options.cover`` is "image" (without it, "image" acts as "auto"). ``waveform_pcm``, if
     given, receives the same audio as low-rate raw PCM from the same decode, for
-    :func:`conversion.waveform.peaks` (before ``normalize``: the peaks show the source's levels, so
-    loudnorm, the costly filter, runs once). ``dst`` appears
-        atomically, only on success. Raise a :class:`~conversion.errors.ConversionError` subclass on
-        failure.
+    :func:`conversion.waveform.peaks` (before ``normalize``: the peaks show the source's levels,
+    so loudnorm, the costly filter, runs once). ``dst`` appears atomically, only on success.
+    Raise a :class:`~conversion.errors.ConversionError` subclass on failure.
     """
     options = options or ConversionOptions()
     dst = Path(dst)
