@@ -48,7 +48,7 @@ def test_a_token_is_made_used_and_revoked(new_page, service, screenshots, errors
     assert errors == []
 
 
-def test_the_waveform_is_drawn_and_seeks(new_page, service, tmp_path, errors):
+def test_the_waveform_is_drawn_and_seeks(new_page, service, tmp_path, screenshots, errors):
     page = new_page()
     sign_in(page, service.create_user())
     clip = make_clip(tmp_path / "lecture.mp4", seconds=8)
@@ -86,4 +86,5 @@ def test_the_waveform_is_drawn_and_seeks(new_page, service, tmp_path, errors):
     page.keyboard.press("ArrowRight")
     expect(slider).to_have_attribute("aria-valuenow", "5")
     expect(slider).to_have_attribute("aria-valuetext", re.compile(r"^0:05\.0 of 0:0[78]\.0$"))
+    page.screenshot(path=screenshots / "job-waveform.png", full_page=True)
     assert errors == []
