@@ -1,8 +1,8 @@
 """Accept a video upload: stream it into the blob store, create its job, then enqueue it.
 
 An optional file part `cover` (JPEG, PNG, GIF or WebP) is kept next to the video as blob
-`videos/<job id>-cover` and sets the option cover=image, which `to_mp3(cover_image=...)` embeds
-(the convert actor still has to fetch the blob and pass it; until then the still is used).
+`videos/<job id>-cover` and sets the option cover=image: the convert step fetches it and the
+MP3 carries it as its picture.
 """
 
 from __future__ import annotations
