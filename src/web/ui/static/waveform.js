@@ -6,7 +6,7 @@ import { clock } from "./format.js";
 const STEP_SECONDS = 5;
 const PAGE_SECONDS = 30;
 
-function draw(canvas, data, played) {
+function draw(canvas, data, loudest, played) {
   const width = Math.max(1, Math.round(canvas.clientWidth * devicePixelRatio));
   const height = Math.max(1, Math.round(canvas.clientHeight * devicePixelRatio));
   if (canvas.width !== width || canvas.height !== height) Object.assign(canvas, { width, height });
@@ -25,8 +25,8 @@ function draw(canvas, data, played) {
       high = Math.max(high, data[2 * p + 1]);
     }
     // At least one device pixel, so silence still shows as a line.
-    const top = middle - Math.max((high / 128) * middle, 0.5);
-    const bottom = middle - Math.min((low / 128) * middle, -0.5);
+    const top = middle - Math.max((high / loudest) * middle, 0.5);
+    const bottom = middle - Math.min((low / loudest) * middle, -0.5);
     context.fillStyle = x / width < played ? styles.getPropertyValue("--played").trim() : styles.color;
     context.fillRect(x, top, 1, bottom - top);
   }
@@ -39,13 +39,15 @@ export async function mountWaveform() {
   const response = await fetch(slider.dataset.src, { credentials: "same-origin" });
   if (!response.ok) return; // no peaks (yet): the plain player stays
   const { data } = await response.json();
+  // Drawn to the loudest peak, so a quiet recording still shows its shape.
+  const loudest = data.reduce((most, value) => Math.max(most, Math.abs(value)), 1);
   const canvas = slider.querySelector("canvas");
   const duration = () => (Number.isFinite(audio.duration) ? audio.duration : Number(slider.getAttribute("aria-valuemax")));
   const update = () => {
     const now = audio.currentTime;
     slider.setAttribute("aria-valuenow", String(Math.round(now)));
     slider.setAttribute("aria-valuetext", `${clock(Math.round(now))} of ${clock(Math.round(duration()))}`);
-    draw(canvas, data, duration() ? now / duration() : 0);
+    draw(canvas, data, loudest, duration() ? now / duration() : 0);
   };
   const seek = (seconds) => {
     audio.currentTime = Math.min(Math.max(seconds, 0), duration() || 0);
