@@ -76,5 +76,5 @@ def create_app(
     if settings.oidc_issuer:
         oidc = OidcClient(settings)
         app.add_route("/auth/oidc/login", OidcLoginResource(settings, oidc, tokens))
-        app.add_route("/auth/oidc/callback", OidcCallbackResource(sessions, oidc, tokens))
+        app.add_route("/auth/oidc/callback", OidcCallbackResource(sessions, oidc, tokens, browser))
     return app
