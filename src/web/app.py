@@ -11,7 +11,7 @@ from core.db import check_schema
 from core.settings import Settings
 from core.storage import BlobStore
 from core.tokens import TokenService
-from web import errors
+from web import docs, errors
 from web.auth import AuthMiddleware
 from web.metrics import MetricsMiddleware, MetricsResource
 from web.resources.download import DownloadByFileResource, JobMp3Resource, SignedLinkResource
@@ -61,4 +61,5 @@ def create_app(
     app.add_route("/jobs/{job_id}/mp3", JobMp3Resource(sessions, store))
     app.add_route("/download", DownloadByFileResource(sessions, store))
     app.add_route("/d/{token}", SignedLinkResource(sessions, store, tokens))
+    docs.install(app)
     return app
