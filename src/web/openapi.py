@@ -58,7 +58,12 @@ def _json(schema: dict, description: str, **extra) -> dict:
 _ERRORS = {
     400: ("BadRequest", "Malformed request: the detail says what is wrong.", ()),
     401: ("Unauthorized", "Missing, invalid or expired credentials.", ("WWW-Authenticate",)),
-    403: ("Forbidden", "Authenticated, but not allowed to do this.", ()),
+    403: (
+        "Forbidden",
+        "Not allowed: a personal access token without the scope this needs, or a browser "
+        "request without its CSRF token.",
+        ("WWW-Authenticate",),
+    ),
     404: ("NotFound", "No such resource, or it belongs to someone else.", ()),
     409: ("Conflict", "The resource is not in a state that allows this.", ()),
     413: ("PayloadTooLarge", "The upload is larger than the limit (`limit` in the body).", ()),
@@ -100,8 +105,8 @@ def _operation(
     errors: tuple[int, ...] = (),
     **extra,
 ) -> dict:
-    """Return one operation; a non-public one needs the bearer token (so can answer 401)."""
-    codes = errors if public else (401, *errors)
+    """Return one operation; a non-public one needs the bearer token (so can answer 401, 403)."""
+    codes = errors if public else (401, 403, *errors)
     operation = {
         "operationId": operation_id,
         "summary": summary,
@@ -535,11 +540,17 @@ _PATHS = {
                     "application/json": {
                         "schema": {
                             "type": "object",
-                            "required": ["name"],
+                            "required": ["name", "scopes"],
                             "properties": {
-                                "name": _STRING,
+                                "name": {
+                                    "type": "string",
+                                    "minLength": 1,
+                                    "maxLength": 100,
+                                    "pattern": r"\S",
+                                },
                                 "scopes": {
                                     "type": "array",
+                                    "minItems": 1,
                                     "items": {"type": "string", "enum": ["read", "upload"]},
                                 },
                                 "expires_in_days": _nullable(

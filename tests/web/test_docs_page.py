@@ -91,6 +91,8 @@ def test_swagger_ui_renders_every_operation_in_chromium(browser, served_app, cli
     page.goto(f"{served_app}/docs")
     page.wait_for_selector(".opblock", timeout=15_000)
     assert page.locator(".opblock").count() == operations
+    # Swagger UI lists what it finds wrong with a document in an errors box.
+    assert page.locator(".errors-wrapper").count() == 0
     assert page.locator(".information-container .title").inner_text().startswith("vid2mp3")
     assert [url for url in requested if not url.startswith(served_app)] == []
     assert f"{served_app}/openapi.json" in requested

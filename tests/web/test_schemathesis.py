@@ -26,7 +26,7 @@ from core.db import session_scope
 from core.models import Job, utcnow
 from core.tokens import DOWNLOAD_AUDIENCE
 
-EXAMPLES = 20
+EXAMPLES = 15
 # Each login checks an argon2 hash, even for an unknown account (about 0.25 s).
 LOGIN_EXAMPLES = 8
 # Login failures are throttled per client address: these requests come from their own.
