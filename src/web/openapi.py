@@ -17,9 +17,14 @@ from importlib import metadata
 import falcon
 import falcon.inspect
 
-from conversion.options import MAX_TAG_LENGTH, MP3_BITRATES, MP3_SAMPLE_RATES
-from core.states import JobState, Step
 from web.errors import PROBLEM_JSON
+from web.openapi_schemas import (
+    SCHEMAS,
+    STRING,
+    UPLOAD_FORM,
+    nullable,
+    schema_ref,
+)
 from web.resources.jobs import MAX_OFFSET, MAX_PAGE
 
 # Routed paths that are not part of the API, each with its reason: browser pages and files.
@@ -40,10 +45,6 @@ OUTSIDE_API = {
 }
 
 _CONVERTER = re.compile(r"\{(\w+):[^}]*\}")
-
-
-def _schema_ref(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
 
 
 def _json(schema: dict, description: str, **extra) -> dict:
@@ -84,7 +85,7 @@ _HEADERS = {
 def _error_response(description: str, headers: tuple[str, ...]) -> dict:
     response = {
         "description": description,
-        "content": {PROBLEM_JSON: {"schema": _schema_ref("Problem")}},
+        "content": {PROBLEM_JSON: {"schema": schema_ref("Problem")}},
     }
     if headers:
         response["headers"] = {name: _HEADERS[name] for name in headers}
@@ -144,91 +145,23 @@ def _header_param(name: str, description: str) -> dict:
 
 
 _JOB_ID = _path_param("job_id", "The job's id (32 hexadecimal digits, as `id` in a job).")
-_JOB = _json(_schema_ref("Job"), "The job.")
-_TOKEN = _json(_schema_ref("AccessToken"), "An access token for the API.")
+_JOB = _json(schema_ref("Job"), "The job.")
+_TOKEN = _json(schema_ref("AccessToken"), "An access token for the API.")
 
-
-def _nullable(schema: dict) -> dict:
-    return {**schema, "nullable": True}
-
-
-_STRING, _INTEGER, _NUMBER = {"type": "string"}, {"type": "integer"}, {"type": "number"}
-_TIMESTAMP = _nullable({"type": "string", "format": "date-time"})
-_TIME = {
-    "type": "string",
-    "pattern": r"^\s*(\d+(\.\d+)?|(\d+:)?\d+:\d{1,2}(\.\d+)?)\s*$",
-    "description": "Seconds (`90.5`) or a clock time (`1:30`, `0:01:30.5`).",
-}
-
-_UPLOAD_FORM = {
-    "type": "object",
-    "required": ["file"],
-    "properties": {
-        "file": {
-            "type": "string",
-            "format": "binary",
-            "description": "The video (or audio) file; its first bytes must be a media container.",
-        },
-        "bitrate": {
-            "type": "integer",
-            "enum": list(MP3_BITRATES),
-            "description": "CBR bitrate in kbit/s (default 192; `128k` is accepted too).",
-        },
-        "vbr_quality": {
-            "type": "integer",
-            "minimum": 0,
-            "maximum": 9,
-            "description": "LAME VBR quality, 0 best; not with `bitrate`.",
-        },
-        "sample_rate": {
-            "type": "integer",
-            "enum": list(MP3_SAMPLE_RATES),
-            "description": "Output sample rate in Hz (default: the source's).",
-        },
-        "channels": {
-            "type": "integer",
-            "enum": [1, 2],
-            "description": "1 (mono) or 2 (stereo, default); `mono`/`stereo` also work.",
-        },
-        "start": {**_TIME, "description": f"Where to start. {_TIME['description']}"},
-        "end": {**_TIME, "description": f"Where to end, after start. {_TIME['description']}"},
-        "normalize": {"type": "boolean", "description": "Normalise loudness (EBU R128)."},
-        "title": {"type": "string", "maxLength": MAX_TAG_LENGTH, "description": "ID3 title."},
-        "artist": {"type": "string", "maxLength": MAX_TAG_LENGTH, "description": "ID3 artist."},
-        "album": {"type": "string", "maxLength": MAX_TAG_LENGTH, "description": "ID3 album."},
-        "cover": {"type": "boolean", "description": "Embed a cover picture in the MP3."},
-        "audio_track": {
-            "type": "integer",
-            "minimum": 0,
-            "description": "Which audio track, counting audio tracks only from 0.",
-        },
-        "keep_video": {
-            "type": "boolean",
-            "description": "Keep the uploaded video after conversion (default: the server's).",
-        },
-        "webhook_url": {
-            "type": "string",
-            "format": "uri",
-            "maxLength": 2048,
-            "description": "An http(s) URL to POST the finished job to, HMAC-signed.",
-        },
-    },
-    "additionalProperties": False,
-}
 
 _MP3_RESPONSES = {
     "200": {
         "description": "The MP3.",
         "headers": {
-            "ETag": {"description": "The MP3's SHA-256", "schema": _STRING},
-            "Content-Disposition": {"description": "The upload's name, .mp3", "schema": _STRING},
+            "ETag": {"description": "The MP3's SHA-256", "schema": STRING},
+            "Content-Disposition": {"description": "The upload's name, .mp3", "schema": STRING},
             "Accept-Ranges": {"schema": {"type": "string", "enum": ["bytes"]}},
         },
         "content": {"audio/mpeg": {"schema": {"type": "string", "format": "binary"}}},
     },
     "206": {
         "description": "The requested byte range of the MP3.",
-        "headers": {"Content-Range": {"schema": _STRING, "required": True}},
+        "headers": {"Content-Range": {"schema": STRING, "required": True}},
         "content": {"audio/mpeg": {"schema": {"type": "string", "format": "binary"}}},
     },
     "304": {"description": "The MP3 matches `If-None-Match`."},
@@ -248,102 +181,13 @@ def _mp3_operations(operation_id: str, summary: str, errors=(404, 416, 503), **e
     return {"get": get, "head": head}
 
 
-_SCHEMAS = {
-    "Problem": {
-        "type": "object",
-        "description": "An RFC 9457 problem; some errors add members (`field`, `limit`, ...).",
-        "required": ["type", "title", "status", "detail"],
-        "properties": {
-            "type": _STRING,
-            "title": _STRING,
-            "status": {"type": "integer", "minimum": 400, "maximum": 599},
-            "detail": _STRING,
-            "field": {"type": "string", "description": "The invalid option (422)."},
-            "limit": {"type": "integer", "description": "The size limit in bytes (413)."},
-            "error_id": {"type": "string", "description": "Quote it when reporting (500)."},
-            "checks": {"type": "object", "additionalProperties": _STRING},
-        },
-    },
-    "AccessToken": {
-        "type": "object",
-        "required": ["access_token", "token_type", "expires_in"],
-        "properties": {
-            "access_token": _STRING,
-            "token_type": {"type": "string", "enum": ["Bearer"]},
-            "expires_in": {"type": "integer", "description": "Seconds until it expires."},
-        },
-    },
-    "Credentials": {
-        "type": "object",
-        "required": ["email", "password"],
-        "properties": {"email": _STRING, "password": _STRING},
-    },
-    "Job": {
-        "type": "object",
-        "required": ["id", "state", "progress", "filename", "options", "created_at", "links"],
-        "properties": {
-            "id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
-            "state": {"type": "string", "enum": [state.value for state in JobState]},
-            "progress": {"type": "number", "minimum": 0, "maximum": 100},
-            "filename": {**_STRING, "description": "The uploaded file's name, for display."},
-            "failed_step": _nullable({"type": "string", "enum": [step.value for step in Step]}),
-            "reason": _nullable({**_STRING, "description": "Why it failed, for people."}),
-            "attempts": _nullable(_INTEGER),
-            "video_size": _nullable(_INTEGER),
-            "mp3_size": _nullable(_INTEGER),
-            "mp3_duration": _nullable(_NUMBER),
-            "mp3_bitrate": _nullable(_INTEGER),
-            "duration": _nullable({**_NUMBER, "description": "The source's length in seconds."}),
-            "media": _nullable({"type": "object", "description": "Facts about the source."}),
-            "options": _nullable(
-                {"type": "object", "description": "The conversion options in effect."}
-            ),
-            "created_at": _TIMESTAMP,
-            "updated_at": _TIMESTAMP,
-            "started_at": _TIMESTAMP,
-            "finished_at": _TIMESTAMP,
-            "notified_at": _TIMESTAMP,
-            "links": {
-                "type": "object",
-                "required": ["self"],
-                "properties": {"self": _STRING, "mp3": _STRING, "download": _STRING},
-            },
-        },
-    },
-    "JobPage": {
-        "type": "object",
-        "required": ["items", "total", "limit", "offset", "next"],
-        "properties": {
-            "items": {"type": "array", "items": _schema_ref("Job")},
-            "total": {"type": "integer", "minimum": 0},
-            "limit": {"type": "integer", "minimum": 1},
-            "offset": {"type": "integer", "minimum": 0},
-            "next": _nullable({**_STRING, "description": "The next page's URL, if any."}),
-        },
-    },
-    "PersonalAccessToken": {
-        "type": "object",
-        "required": ["id", "name", "scopes", "hint", "created_at"],
-        "properties": {
-            "id": _INTEGER,
-            "name": _STRING,
-            "scopes": {"type": "array", "items": {"type": "string", "enum": ["read", "upload"]}},
-            "hint": {**_STRING, "description": "The token's first characters."},
-            "created_at": _TIMESTAMP,
-            "expires_at": _TIMESTAMP,
-            "last_used_at": _TIMESTAMP,
-            "token": {**_STRING, "description": "The secret, only in the answer to its creation."},
-        },
-    },
-}
-
 _PATHS = {
     "/healthz": {
         "get": _operation(
             "liveness",
             "Liveness: the process answers",
             "operations",
-            {"200": _json({"type": "object", "properties": {"status": _STRING}}, "Alive.")},
+            {"200": _json({"type": "object", "properties": {"status": STRING}}, "Alive.")},
             public=True,
         )
     },
@@ -357,8 +201,8 @@ _PATHS = {
                     {
                         "type": "object",
                         "properties": {
-                            "status": _STRING,
-                            "checks": {"type": "object", "additionalProperties": _STRING},
+                            "status": STRING,
+                            "checks": {"type": "object", "additionalProperties": STRING},
                         },
                     },
                     "Ready.",
@@ -391,7 +235,7 @@ _PATHS = {
             requestBody={
                 "required": False,
                 "description": "Credentials, when not sent with HTTP Basic.",
-                "content": {"application/json": {"schema": _schema_ref("Credentials")}},
+                "content": {"application/json": {"schema": schema_ref("Credentials")}},
             },
         )
     },
@@ -412,7 +256,7 @@ _PATHS = {
             "jobs",
             {
                 "202": {
-                    **_json(_schema_ref("Job"), "The queued job."),
+                    **_json(schema_ref("Job"), "The queued job."),
                     "headers": {"Location": {**_HEADERS["Location"], "required": True}},
                 }
             },
@@ -421,7 +265,7 @@ _PATHS = {
                 "required": True,
                 "content": {
                     "multipart/form-data": {
-                        "schema": _UPLOAD_FORM,
+                        "schema": UPLOAD_FORM,
                         "encoding": {"file": {"contentType": "video/*, audio/*"}},
                     }
                 },
@@ -433,7 +277,7 @@ _PATHS = {
             "listJobs",
             "The caller's jobs, newest first",
             "jobs",
-            {"200": _json(_schema_ref("JobPage"), "One page of jobs.")},
+            {"200": _json(schema_ref("JobPage"), "One page of jobs.")},
             errors=(400, 503),
             parameters=[
                 _query_param(
@@ -455,7 +299,7 @@ _PATHS = {
             "deleteJob",
             "Cancel the job and delete its video and MP3",
             "jobs",
-            {"200": _json(_schema_ref("Job"), "The cancelled job.")},
+            {"200": _json(schema_ref("Job"), "The cancelled job.")},
             errors=(404, 503),
         ),
     },
@@ -465,7 +309,7 @@ _PATHS = {
             "retryJob",
             "Run a failed job again from the step that failed",
             "jobs",
-            {"202": _json(_schema_ref("Job"), "The job, queued again.")},
+            {"202": _json(schema_ref("Job"), "The job, queued again.")},
             errors=(404, 409, 503),
         ),
     },
@@ -501,7 +345,7 @@ _PATHS = {
             "An MP3 by the signed, expiring link from the e-mail; no bearer token",
             errors=(401, 404, 416, 503),
             parameters=_MP3_PARAMS,
-            security=[],
+            public=True,
         ),
     },
     "/account/tokens": {
@@ -515,7 +359,7 @@ _PATHS = {
                         "type": "object",
                         "required": ["items"],
                         "properties": {
-                            "items": {"type": "array", "items": _schema_ref("PersonalAccessToken")}
+                            "items": {"type": "array", "items": schema_ref("PersonalAccessToken")}
                         },
                     },
                     "The tokens, without their secrets.",
@@ -529,7 +373,7 @@ _PATHS = {
             "account",
             {
                 "201": {
-                    **_json(_schema_ref("PersonalAccessToken"), "The token, with `token`."),
+                    **_json(schema_ref("PersonalAccessToken"), "The token, with `token`."),
                     "headers": {"Location": {**_HEADERS["Location"], "required": True}},
                 }
             },
@@ -553,7 +397,7 @@ _PATHS = {
                                     "minItems": 1,
                                     "items": {"type": "string", "enum": ["read", "upload"]},
                                 },
-                                "expires_in_days": _nullable(
+                                "expires_in_days": nullable(
                                     {"type": "integer", "minimum": 1, "maximum": 3650}
                                 ),
                             },
@@ -597,10 +441,10 @@ _PATHS = {
             public=True,
             errors=(400, 401, 403, 503),
             parameters=[
-                _query_param("code", "The authorization code.", _STRING),
-                _query_param("state", "The state sent to the provider.", _STRING),
-                _query_param("error", "The provider's refusal.", _STRING),
-                _query_param("error_description", "Why it refused.", _STRING),
+                _query_param("code", "The authorization code.", STRING),
+                _query_param("state", "The state sent to the provider.", STRING),
+                _query_param("error", "The provider's refusal.", STRING),
+                _query_param("error_description", "Why it refused.", STRING),
             ],
         )
     },
@@ -660,7 +504,7 @@ DOCUMENT = {
             },
             "basicAuth": {"type": "http", "scheme": "basic", "description": "For `POST /login`."},
         },
-        "schemas": _SCHEMAS,
+        "schemas": SCHEMAS,
         "responses": {
             name: _error_response(description, headers)
             for name, description, headers in _ERRORS.values()
