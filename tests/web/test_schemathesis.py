@@ -125,8 +125,13 @@ def test_the_app_answers_as_its_document_says(make_client, auth, services, sessi
         print(f"  {label}: {sorted(seen)}")
     assert not failures, "\n\n".join(failures)
     assert counts["operations"] == len(operations) >= 15
-    # Not only refusals: the real job and the real video reached the successful answers.
+    # Not only refusals: the real job and the real video reached the successful answers (the
+    # first example Hypothesis draws is the simplest: no optional field, header or parameter).
     assert 202 in statuses["POST /upload"]
-    assert 200 in statuses["GET /jobs/{job_id}"]
-    assert {200, 206} <= statuses["GET /jobs/{job_id}/mp3"] | statuses["GET /download"]
-    assert 200 in statuses["GET /d/{token}"]
+    for label in (
+        "GET /jobs/{job_id}",
+        "GET /jobs/{job_id}/mp3",
+        "GET /download",
+        "GET /d/{token}",
+    ):
+        assert 200 in statuses[label], label
