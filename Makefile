@@ -39,6 +39,8 @@ bench: $(STAMP) ## Run the benchmarks (numbers go into docs/benchmarks.md)
 	$(BIN)/python bench/conversion.py
 	$(BIN)/python bench/upload_memory.py
 	$(BIN)/python bench/throughput.py
+	$(BIN)/python bench/ui.py
+	$(BIN)/python bench/cover_waveform.py
 
 clean: ## Remove the virtualenv and local state
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

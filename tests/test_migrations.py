@@ -58,7 +58,7 @@ def test_upgrade_matches_models_and_downgrade_empties(database_url):
     command.downgrade(config, "base")
     assert _tables(database_url) <= {"alembic_version"}
     command.upgrade(config, "head")
-    assert {"users", "jobs", "login_throttle"} <= _tables(database_url)
+    assert {"users", "jobs", "login_throttle", "revoked_tokens"} <= _tables(database_url)
 
 
 def test_run_database_is_at_head(mysql_url):

@@ -79,3 +79,28 @@ def test_command_line_reports_a_bad_setting_in_one_line(tmp_path):
     assert (
         result.stderr == "vid2mp3: configuration error: METRICS_PORT: must be at least 1, got -1\n"
     )
+
+
+def test_single_sign_on_settings(tmp_path):
+    assert Settings.from_env({"DATA_DIR": str(tmp_path)}).oidc_issuer is None
+    settings = Settings.from_env(
+        {
+            "DATA_DIR": str(tmp_path),
+            "OIDC_ISSUER": "https://id.example.com/realms/main/",
+            "OIDC_CLIENT_ID": "vid2mp3",
+            "OIDC_ALLOWED_DOMAINS": "Example.com, @corp.example ,",
+            "OIDC_ADMIN_CLAIM": "roles",
+            "OIDC_ADMIN_VALUE": "admin",
+        }
+    )
+    assert settings.oidc_issuer == "https://id.example.com/realms/main"
+    assert settings.oidc_allowed_domains == ("example.com", "corp.example")
+    assert (settings.oidc_admin_claim, settings.oidc_admin_value) == ("roles", "admin")
+    assert settings.oidc_client_secret is None
+    with pytest.raises(SettingsError, match="OIDC_CLIENT_ID: required"):
+        Settings.from_env({"DATA_DIR": str(tmp_path), "OIDC_ISSUER": "https://id.example.com"})
+    with pytest.raises(SettingsError, match="OIDC_CLIENT_SECRET: must be at least 32"):
+        Settings.from_env(
+            {"OIDC_ISSUER": "https://id.example.com", "OIDC_CLIENT_ID": "x"}
+            | {"OIDC_CLIENT_SECRET": "short"}
+        )

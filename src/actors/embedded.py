@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dramatiq
 
+from actors.runtime import Runtime
 from actors.worker import resolve_queues
 from core.settings import Settings
 
@@ -22,6 +23,7 @@ class EmbeddedWorker:
 
     broker: dramatiq.Broker
     worker: dramatiq.Worker
+    runtime: Runtime
     stopped: bool = False
 
     def stop(self, timeout_ms: int = 30_000) -> None:
@@ -43,37 +45,38 @@ def start_embedded_worker(
 ) -> EmbeddedWorker:
     """Start the pipeline's worker inside this process, on `settings.broker_url` (stub://).
 
-    On the stub broker, every unfinished job in the database is re-enqueued first (`resume`;
-    the tests, whose database is shared, turn it off). Also used by the tests with real
-    brokers. Returns a handle whose `stop()` must be called.
+    Sets up the broker (the web app of `vid2mp3 run` enqueues on the same one). On the stub
+    broker, every unfinished job in the database is re-enqueued first (`resume`; the tests,
+    whose database is shared, turn it off). Also used by the tests with real brokers. Returns a
+    handle whose `stop()` must be called.
     """
-    from actors.broker import current_broker, setup_broker
+    from actors.broker import setup_broker
 
-    # `vid2mp3 run` set the broker up for the web app already: consume that one.
-    broker = current_broker(settings) if work_root is None else None
-    if broker is None:
-        broker = setup_broker(settings, work_root=work_root)
+    runtime = Runtime(settings, work_root=work_root)
+    broker = setup_broker(settings, runtime)
     broker.emit_after("process_boot")
     worker = dramatiq.Worker(
         broker, worker_threads=threads, queues=resolve_queues(settings, queues) or None
     )
     worker.start()
     if resume and settings.embedded:
-        _resume_unfinished_jobs()
-    return EmbeddedWorker(broker, worker)
+        _resume_unfinished_jobs(runtime, broker)
+    return EmbeddedWorker(broker, worker, runtime)
 
 
-def _resume_unfinished_jobs() -> None:
+def _resume_unfinished_jobs(runtime: Runtime, broker: dramatiq.Broker) -> None:
     """Re-enqueue every unfinished job: the stub broker's messages died with the last process.
 
     Only one process consumes an embedded service's jobs, so a job that is not finished now
     has no message and no worker; waiting STUCK_JOB_SECONDS for the sweeper would be pointless.
     """
-    from actors.pipeline import enqueue_pipeline
-    from actors.runtime import get_runtime
+    from actors.chain import enqueue_pipeline
     from core.jobs import sweep_stuck_jobs
 
-    runtime = get_runtime()
     sweep_stuck_jobs(
-        runtime.sessions, enqueue_pipeline, 0, lease_seconds=runtime.lease_seconds, limit=10_000
+        runtime.sessions,
+        lambda job_id, step: enqueue_pipeline(job_id, step, broker),
+        0,
+        lease_seconds=runtime.lease_seconds,
+        limit=10_000,
     )

@@ -10,15 +10,12 @@ the embedded mode nothing is forked: the metrics live in the default registry of
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
-import threading
 from pathlib import Path
 
 from core.settings import Settings
-
-_lock = threading.Lock()
-_metrics = None
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -36,7 +33,9 @@ def enable_multiprocess(settings: Settings) -> Path:
     return path
 
 
-class _Metrics:
+class WorkerMetrics:
+    """The worker's counters and histograms (one set per process, see `worker_metrics`)."""
+
     def __init__(self) -> None:
         from prometheus_client import Counter, Histogram
 
@@ -58,13 +57,14 @@ class _Metrics:
         )
 
 
-def metrics() -> _Metrics:
-    """Return the metrics, created on first use (after the multiprocess folder is chosen)."""
-    global _metrics
-    with _lock:
-        if _metrics is None:
-            _metrics = _Metrics()
-        return _metrics
+@functools.cache
+def worker_metrics() -> WorkerMetrics:
+    """Return this process' metrics, registered once in prometheus-client's default registry.
+
+    Cached because that registry is itself one per process: a second registration of the same
+    names would fail. Call it after the multiprocess folder is chosen (`enable_multiprocess`).
+    """
+    return WorkerMetrics()
 
 
 def mark_process_dead() -> None:

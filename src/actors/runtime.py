@@ -1,8 +1,10 @@
-"""Hold what the actors of one worker process share: settings, engine, blob store, tokens.
+"""Hold what the actors of one worker process share: settings, engine, blob store, tokens, metrics.
 
-Everything is created lazily in the process that uses it (after the Dramatiq CLI has forked its
-worker processes, never before), and closed by the worker middleware when the worker stops.
-Each message gets its own database session (see `actors.broker.WorkerResources`).
+The composition root (`actors.broker.setup_broker`) builds one `Runtime` and declares the actors
+against it; nothing looks it up from a module global. Its connections are created lazily in the
+process that uses them (after the Dramatiq CLI has forked its worker processes, never before),
+and closed by the worker middleware when the worker stops. Each step opens its own database
+session from `sessions` for the length of the message.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from actors.metrics import WorkerMetrics, worker_metrics
 from core.db import make_engine, make_sessions
 from core.jobs import lease_seconds_for
 from core.settings import Settings
@@ -23,17 +26,23 @@ from core.tokens import DOWNLOAD_AUDIENCE, TokenService, token_service
 class Runtime:
     """The per-process resources of the pipeline, created on first use."""
 
-    def __init__(self, settings: Settings, *, work_root: Path | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        work_root: Path | None = None,
+        metrics: WorkerMetrics | None = None,
+    ) -> None:
         self.settings = settings
         self.lease_seconds = lease_seconds_for(settings.stuck_job_seconds)
         # Per-job working folders live here; the worker's TMPDIR decides where.
         self.work_root = work_root or Path(tempfile.gettempdir()) / "vid2mp3-work"
+        self._metrics = metrics
         self._lock = threading.Lock()
         self._engine = None
         self._sessions: sessionmaker[Session] | None = None
         self._store: BlobStore | None = None
         self._tokens: TokenService | None = None
-        self._local = threading.local()
 
     @property
     def sessions(self) -> sessionmaker[Session]:
@@ -57,6 +66,14 @@ class Runtime:
                 self._tokens = token_service(self.settings)
             return self._tokens
 
+    @property
+    def metrics(self) -> WorkerMetrics:
+        # Created on first use: the worker chooses its multiprocess folder before that.
+        with self._lock:
+            if self._metrics is None:
+                self._metrics = worker_metrics()
+            return self._metrics
+
     def download_url(self, job_id: str) -> str:
         """Return the signed, expiring link that downloads the job's MP3 without a login."""
         token, _ = self.tokens.issue(
@@ -66,28 +83,8 @@ class Runtime:
         )
         return f"{self.settings.public_url}/d/{token}"
 
-    # -- the session of the message this thread is processing --------------------------------
-    def open_message_session(self) -> None:
-        self.close_message_session()
-        self._local.session = self.sessions()
-
-    def close_message_session(self) -> None:
-        session = getattr(self._local, "session", None)
-        self._local.session = None
-        if session is not None:
-            session.rollback()
-            session.close()
-
-    def session(self) -> Session:
-        """Return this message's session (opened on demand outside a worker, e.g. in tests)."""
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = self._local.session = self.sessions()
-        return session
-
     def close(self) -> None:
         """Release the engine's connections and the store's client."""
-        self.close_message_session()
         with self._lock:
             if self._store is not None:
                 self._store.close()
@@ -96,18 +93,3 @@ class Runtime:
                 self._engine.dispose()
                 self._engine = None
                 self._sessions = None
-
-
-_current: Runtime | None = None
-
-
-def set_runtime(runtime: Runtime) -> None:
-    global _current
-    _current = runtime
-
-
-def get_runtime() -> Runtime:
-    """Return the runtime `actors.broker.setup_broker` made for this process."""
-    if _current is None:
-        raise RuntimeError("call actors.broker.setup_broker(settings) first")
-    return _current

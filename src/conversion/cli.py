@@ -68,7 +68,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--title", help="ID3 title (default: the source's, else the file name)")
     parser.add_argument("--artist", help="ID3 artist")
     parser.add_argument("--album", help="ID3 album")
-    parser.add_argument("--cover", action="store_true", help="cover picture from a video frame")
+    parser.add_argument(
+        "--cover",
+        choices=("auto", "none"),
+        help="auto (default): the source's cover, else a still of its video; none: no picture",
+    )
     parser.add_argument("--audio-track", metavar="N", help="audio track number, from 0")
     parser.add_argument(
         "--jobs",
@@ -94,7 +98,7 @@ def run(args: argparse.Namespace, stderr: TextIO | None = None) -> int:
     except InvalidOptionsError as error:
         return _usage_error(stderr, f"{_FLAGS.get(error.field, error.field)}: {error.message}")
 
-    bar = _ProgressBar(len(pairs), stderr, enabled=not args.quiet and stderr.isatty())
+    bar = ProgressBar(len(pairs), stderr, enabled=not args.quiet and stderr.isatty())
     cancel = threading.Event()
 
     def convert(index: int, src: Path, dst: Path) -> bool:
@@ -150,7 +154,7 @@ def _options(args: argparse.Namespace) -> ConversionOptions:
         "title": args.title,
         "artist": args.artist,
         "album": args.album,
-        "cover": "true" if args.cover else None,
+        "cover": args.cover,
         "audio_track": args.audio_track,
     }
     return ConversionOptions.from_form({k: v for k, v in form.items() if v is not None})
@@ -196,12 +200,17 @@ def _is_folder(output: str) -> bool:
     return output.endswith(("/", os.sep)) or Path(output).is_dir()
 
 
-class _ProgressBar:
-    """A one-line text bar on stderr, redrawn at most ten times a second, shared by threads."""
+class ProgressBar:
+    """A one-line text bar on stderr, redrawn at most ten times a second, shared by threads.
+
+    Over `total` items (files, by default); with a `label`, one labelled task (the submit
+    client's upload, conversion and download).
+    """
 
     WIDTH = 30
 
-    def __init__(self, total: int, stream: TextIO, enabled: bool) -> None:
+    def __init__(self, total: int, stream: TextIO, enabled: bool, label: str | None = None) -> None:
+        self._label = label
         self._percents = [0.0] * total
         self._finished = 0
         self._stream = stream
@@ -260,8 +269,19 @@ class _ProgressBar:
         overall = sum(self._percents) / total
         filled = round(self.WIDTH * overall / 100)
         bar = "#" * filled + "." * (self.WIDTH - filled)
-        self._stream.write(f"\r[{bar}] {overall:5.1f}% {self._finished}/{total} files")
+        if self._label is None:
+            self._stream.write(f"\r[{bar}] {overall:5.1f}% {self._finished}/{total} files")
+        else:
+            self._stream.write(f"\r{self._label:>8} [{bar}] {overall:5.1f}%")
         self._stream.flush()
+
+    def close(self) -> None:
+        """End the bar's line, leaving it drawn in full."""
+        with self._lock:
+            self._draw(force=True)
+            if self._enabled:
+                self._stream.write("\n")
+                self._stream.flush()
 
     def _clear(self) -> None:
         if self._enabled:

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import os
 import secrets
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from .cover import COVER_WIDTH, cover_jpeg, video_still
 from .errors import (
     ConversionError,
     ConversionKilled,
@@ -39,10 +41,10 @@ DEADLINE_PER_MEDIA_SECOND = 1.0
 PROGRESS_INTERVAL = 0.5
 # EBU R128 targets for spoken word and music on streaming platforms.
 LOUDNORM_FILTER = "loudnorm=I=-16:TP=-1.5:LRA=11"
-COVER_MAX_WIDTH = 600
 UNDECODABLE_REASON = "The file's audio could not be decoded; it may be damaged."
 
 ProgressCallback = Callable[[float], None]
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,7 +72,7 @@ class _Plan:
     start: float | None
     length: float | None  # seconds to encode from start, None for "to the end"
     expected_duration: float | None
-    cover: bool
+    cover: str  # "none", "own" (the source's attached picture), "still" or "image"
 
 
 def deadline_for(duration: float | None, now: float | None = None) -> float:
@@ -95,6 +97,7 @@ def to_mp3(
     max_duration: float | None = None,
     media: MediaInfo | None = None,
     fallback_title: str | None = None,
+    cover_image: str | os.PathLike[str] | None = None,
 ) -> ConversionResult:
     """Convert ``src`` to an MP3 at ``dst`` and describe the result.
 
@@ -103,8 +106,10 @@ def to_mp3(
     ``max_duration`` (seconds) refuses longer sources: before encoding when the container states
     its duration, else as soon as the encoder passes it. ``media`` skips the probe when the caller
     already has it. ``fallback_title`` (default: the source's file name stem) becomes the title
-    when neither the options nor the source provide one. ``dst`` appears atomically, only on
-    success. Raise a :class:`~conversion.errors.ConversionError` subclass on failure.
+    when neither the options nor the source provide one. ``cover_image`` is the picture to embed
+    when ``options.cover`` is "image" (without it, "image" acts as "auto"). ``dst`` appears
+    atomically, only on success. Raise a :class:`~conversion.errors.ConversionError` subclass on
+    failure.
     """
     options = options or ConversionOptions()
     dst = Path(dst)
@@ -114,7 +119,7 @@ def to_mp3(
         media = probe(src, deadline=deadline, cancel=cancel)
     if max_duration is not None and media.duration is not None and media.duration > max_duration:
         raise TooLongError(media.duration, max_duration)
-    plan = _plan(media, options)
+    plan = _plan(media, options, has_image=cover_image is not None)
     tags = {key: media.tags[key] for key in DESCRIPTIVE_TAGS if media.tags.get(key)}
     tags["title"] = options.title or tags.get("title") or fallback_title or Path(src).stem
     for key in ("artist", "album"):
@@ -124,10 +129,13 @@ def to_mp3(
     # the random part keeps concurrent conversions to the same name apart; the cut keeps the
     # name within the file system's limit.
     tmp_name = str(dst.with_name(f".{dst.name[:120]}.{secrets.token_hex(8)}.part"))
+    picture = tmp_name[: -len(".part")] + ".cover.jpg"
     try:
+        if not _make_picture(plan.cover, src, cover_image, picture, media):
+            plan = dataclasses.replace(plan, cover="none")
         progress = _Progress(plan.expected_duration, on_progress, max_duration)
         outcome = run_ffmpeg(
-            _command(src, tmp_name, plan, options, tags),
+            _command(src, tmp_name, plan, options, tags, picture),
             deadline=deadline,
             cancel=cancel,
             on_stdout_line=progress.feed,
@@ -140,8 +148,9 @@ def to_mp3(
         size = os.stat(tmp_name).st_size
         os.replace(tmp_name, dst)
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
+        for leftover in (tmp_name, picture):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(leftover)
     # A copied stream's timestamps include the source's start offset; trust the container then.
     if plan.copy:
         duration = plan.expected_duration or progress.out_time or 0.0
@@ -160,7 +169,30 @@ def to_mp3(
     )
 
 
-def _plan(media: MediaInfo, options: ConversionOptions) -> _Plan:
+def _make_picture(cover: str, src, image, picture: str, media: MediaInfo) -> bool:
+    """Write the cover JPEG the plan needs to ``picture``; False when there is none to embed."""
+    if cover == "image":
+        cover_jpeg(image, picture)
+        return True
+    if cover == "still":
+        try:
+            return video_still(src, picture, media.duration, media.rotation)
+        except Exception:
+            # A picture is a nicety: a video moviepy cannot read still converts, without one.
+            log.warning("no cover picture: reading a frame of %s failed", src, exc_info=True)
+            return False
+    return cover == "own"
+
+
+def _cover_mode(media: MediaInfo, options: ConversionOptions, has_image: bool) -> str:
+    if options.cover == "none" or not (media.has_video or has_image):
+        return "none"
+    if options.cover == "image" and has_image:
+        return "image"
+    return "own" if media.cover_art else "still"
+
+
+def _plan(media: MediaInfo, options: ConversionOptions, has_image: bool = False) -> _Plan:
     """Decide what ffmpeg has to do for ``media`` under ``options``."""
     stream = _choose_stream(media, options.audio_track)
     duration = media.duration
@@ -177,7 +209,7 @@ def _plan(media: MediaInfo, options: ConversionOptions) -> _Plan:
         expected = duration - (start or 0.0)
     else:
         expected = None
-    cover = options.cover and media.has_video
+    cover = _cover_mode(media, options, has_image)
 
     copy = (
         stream.codec == "mp3"
@@ -228,14 +260,17 @@ def _command(
     plan: _Plan,
     options: ConversionOptions,
     tags: dict[str, str],
+    picture: str,
 ) -> list[str]:
-    """Build the one ffmpeg command line of a conversion."""
+    """Build the one ffmpeg command line of a conversion (``picture``: the cover JPEG, if any)."""
     args = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-nostats"]
     args += ["-progress", "pipe:1"]
     if plan.start is not None:
         # As an input option -ss seeks, then decodes accurately from the preceding keyframe.
         args += ["-ss", f"{plan.start:.6f}"]
     args += input_args(src)
+    if plan.cover in ("still", "image"):
+        args += ["-protocol_whitelist", "file", "-f", "image2", "-i", output_arg(picture)]
     args += ["-map", f"0:a:{plan.stream.index}"]
     if plan.length is not None:
         args += ["-t", f"{plan.length:.6f}"]
@@ -250,11 +285,14 @@ def _command(
         if options.normalize:
             args += ["-af", LOUDNORM_FILTER]
         args += ["-ar", str(plan.sample_rate), "-ac", str(plan.channels)]
-    if plan.cover:
-        # One frame becomes the ID3 APIC picture. trim (not -frames:v, which would end the whole
-        # output with that frame) closes the video branch, so the rest is never decoded.
+    if plan.cover in ("still", "image"):
+        args += ["-map", "1:v:0", "-c:v", "copy", "-disposition:v:0", "attached_pic"]
+        args += ["-metadata:s:v:0", "comment=Cover (front)"]
+    elif plan.cover == "own":
+        # The source's own picture becomes the ID3 APIC picture. trim (not -frames:v, which would
+        # end the whole output with that frame) closes the video branch after one frame.
         args += ["-map", "0:v:0", "-c:v", "mjpeg", "-disposition:v:0", "attached_pic"]
-        args += ["-filter:v", f"trim=end_frame=1,scale='min(iw,{COVER_MAX_WIDTH})':-1"]
+        args += ["-filter:v", f"trim=end_frame=1,scale='min(iw,{COVER_WIDTH})':-1"]
     else:
         args += ["-vn"]
     # Tags are written from the probe rather than copied with -map_metadata: that also picks up

@@ -19,6 +19,9 @@ MP3_BITRATES = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
 MP3_SAMPLE_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
 DEFAULT_BITRATE = 192
 MAX_TAG_LENGTH = 250
+# auto: the source's own cover, else a still of its video; none: no picture; image: a picture the
+# caller hands to to_mp3 (the upload's cover file).
+COVER_MODES = ("auto", "none", "image")
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -50,7 +53,8 @@ class ConversionOptions:
 
     ``bitrate`` None means the default 192 kbit/s, except that a source already in MP3 is then
     copied untouched. ``start``/``end`` are seconds into the source; ``audio_track`` counts audio
-    tracks only (None: the default-flagged track, else the first).
+    tracks only (None: the default-flagged track, else the first). ``cover`` is one of
+    :data:`COVER_MODES`; True and False (stored by older versions) mean auto and none.
     """
 
     bitrate: int | None = None
@@ -63,7 +67,7 @@ class ConversionOptions:
     title: str | None = None
     artist: str | None = None
     album: str | None = None
-    cover: bool = False
+    cover: str = "auto"
     audio_track: int | None = None
 
     def __post_init__(self) -> None:
@@ -100,9 +104,12 @@ class ConversionOptions:
                 object.__setattr__(self, name, _seconds(name, value))
         if self.end is not None and self.end <= (self.start or 0.0):
             raise InvalidOptionsError("end", "must be after start")
-        for name in ("normalize", "cover"):
-            if not isinstance(getattr(self, name), bool):
-                raise InvalidOptionsError(name, "must be true or false")
+        if not isinstance(self.normalize, bool):
+            raise InvalidOptionsError("normalize", "must be true or false")
+        if isinstance(self.cover, bool):
+            object.__setattr__(self, "cover", "auto" if self.cover else "none")
+        if self.cover not in COVER_MODES:
+            raise InvalidOptionsError("cover", f"must be one of {', '.join(COVER_MODES)}")
         for name in ("title", "artist", "album"):
             value = getattr(self, name)
             if value is not None:
@@ -220,6 +227,16 @@ def _parse_channels(name: str, text: str) -> int:
     return named.get(text.lower()) or _parse_int(name, text)
 
 
+def _parse_cover(name: str, text: str) -> str:
+    # "image" comes with a file (the web form's cover part), never as typed text.
+    lowered = text.lower()
+    if lowered in ("auto", "none"):
+        return lowered
+    if lowered in _TRUE or lowered in _FALSE:
+        return "auto" if lowered in _TRUE else "none"
+    raise InvalidOptionsError(name, "must be auto or none, or an uploaded image file")
+
+
 def _parse_text(name: str, text: str) -> str:
     return text
 
@@ -235,6 +252,6 @@ _PARSERS = {
     "title": _parse_text,
     "artist": _parse_text,
     "album": _parse_text,
-    "cover": _parse_bool,
+    "cover": _parse_cover,
     "audio_track": _parse_int,
 }

@@ -72,6 +72,7 @@ _SAMPLE_RATE_RE = re.compile(r"^(\d+) Hz$")
 _BITRATE_RE = re.compile(r"^(\d+) kb/s$")
 _CHANNELS_RE = re.compile(r"^(\d+) channels")
 _LAYOUT_RE = re.compile(r"^(\d+)\.(\d+)")
+_ROTATION_RE = re.compile(r"^\s+Display Matrix: rotation of (-?\d+(?:\.\d+)?) degrees")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,6 +97,8 @@ class MediaInfo:
     audio_streams: list[AudioStream] = dataclasses.field(default_factory=list)
     has_video: bool = False  # a video stream or an attached picture
     video_codec: str | None = None
+    cover_art: bool = False  # the only pictures are attached covers (album art, no moving video)
+    rotation: float = 0.0  # the video's display matrix, counter-clockwise degrees (phone videos)
     tags: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -168,6 +171,9 @@ def parse_probe(text: str) -> MediaInfo:
     audio: list[tuple[AudioStream, dict[str, str]]] = []
     video_codec: str | None = None
     has_video = False
+    moving_video = False
+    rotation: float | None = None
+    in_video = False
     tags: dict[str, str] = {}
     stream_tags: dict[str, str] | None = None  # tags of the audio stream being read, if any
     block: dict[str, str] | None = None  # the Metadata block being read
@@ -200,15 +206,19 @@ def parse_probe(text: str) -> MediaInfo:
         elif dur := _DURATION_RE.match(line):
             if dur["h"] is not None:
                 duration = int(dur["h"]) * 3600 + int(dur["m"]) * 60 + float(dur["s"])
+        elif (turned := _ROTATION_RE.match(line)) and in_video and rotation is None:
+            rotation = float(turned[1])
         elif stream := _STREAM_RE.match(line):
             stream_tags = None
             kind = stream["type"]
+            in_video = kind == "Video"
             details = stream["details"]
             if kind == "Audio":
                 stream_tags = {}
                 audio.append((_audio_stream(len(audio), stream["lang"], details), stream_tags))
             elif kind == "Video":
                 has_video = True
+                moving_video = moving_video or "(attached pic)" not in details
                 video_codec = video_codec or details.split(maxsplit=1)[0].rstrip(",")
 
     if not audio and not has_video:
@@ -225,6 +235,8 @@ def parse_probe(text: str) -> MediaInfo:
         audio_streams=[_with_language(s, tags_) for s, tags_ in audio],
         has_video=has_video,
         video_codec=video_codec,
+        cover_art=has_video and not moving_video,
+        rotation=rotation or 0.0,
         tags=tags,
     )
 

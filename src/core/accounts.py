@@ -146,14 +146,3 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
         user.password_hash = hash_password(password)
         session.flush()
     return user
-
-
-def ensure_admin(session: Session, email: str, password: str) -> bool:
-    """Create the admin account named in the settings if it is missing; True if created.
-
-    An existing account with that e-mail is left exactly as it is (not promoted, password kept).
-    """
-    if get_user_by_email(session, email) is not None:
-        return False
-    create_user(session, email, password, is_admin=True)
-    return True

@@ -53,11 +53,6 @@ def lease_seconds_for(stuck_job_seconds: float) -> float:
     return min(MAX_LEASE_SECONDS, stuck_job_seconds / 2)
 
 
-def step_for_state(state: JobState) -> Step | None:
-    """Return the step that runs next for a job in `state` (None for a finished job)."""
-    return _STATE_STEP.get(state)
-
-
 @dataclasses.dataclass(frozen=True)
 class Claim:
     """The outcome of `claim`: a lease (token set), a busy job (retry_in set), or nothing to do."""
@@ -120,11 +115,15 @@ def record(session: Session, job_id: str, step: Step, token: int, **values: Any)
 
 
 def advance(session: Session, job_id: str, step: Step, token: int, **values: Any) -> bool:
-    """Finish `step`: move the job to the next state and end the lease; False if it was lost."""
+    """Finish `step`: move the job to the next state and end the lease; False if it was lost.
+
+    The reason is cleared unless `values` gives one (a notification that failed for good).
+    """
     target = _NEXT[step]
     check_transition(STEP_STATE[step], target)
     now = utcnow()
-    values.update(state=target.value, updated_at=now, attempts=0, reason=None)
+    values.setdefault("reason", None)
+    values.update(state=target.value, updated_at=now, attempts=0)
     if target is JobState.DONE:
         values["finished_at"] = now
     return _fenced(session, job_id, step, token, values)
@@ -138,8 +137,11 @@ def fail_step(
     reason: str,
     *,
     lease_seconds: float | None = None,
+    values: dict[str, Any] | None = None,
 ) -> bool:
     """Mark the job failed at `step` with `reason`; False if the job is not ours to fail.
+
+    `values` are further columns written in the same update (e.g. a forgotten MP3 id).
 
     With `lease_seconds` (the exhausted-retries hook), the job fails if `token` is the last
     lease taken on it (the actor released it after its error; a converting job is then back
@@ -152,16 +154,14 @@ def fail_step(
     """
     now = utcnow()
     state = STEP_STATE[step]
+    values = dict(values or {})
     if step is Step.NOTIFY:
-        values = {"state": JobState.DONE.value, "reason": reason, "finished_at": now}
+        values.update(state=JobState.DONE.value, reason=reason, finished_at=now)
     else:
         check_transition(state, JobState.FAILED)
-        values = {
-            "state": JobState.FAILED.value,
-            "failed_step": step.value,
-            "reason": reason,
-            "finished_at": now,
-        }
+        values.update(
+            state=JobState.FAILED.value, failed_step=step.value, reason=reason, finished_at=now
+        )
     values["updated_at"] = now
     if lease_seconds is None:
         if token is None:

@@ -40,6 +40,7 @@ class Settings:
     jwt_issuer: str
     jwt_audience: str
     jwt_ttl_seconds: int
+    session_ttl_seconds: int
     max_upload_bytes: int
     user_quota_bytes: int
     max_duration_seconds: float
@@ -56,6 +57,13 @@ class Settings:
     log_format: str
     log_level: str
     web_concurrency: int
+    # OpenID Connect single sign-on (core.sso); off while OIDC_ISSUER is empty.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = dataclasses.field(default=None, repr=False)
+    oidc_allowed_domains: tuple[str, ...] = ()
+    oidc_admin_claim: str = "groups"
+    oidc_admin_value: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -86,6 +94,7 @@ class Settings:
             jwt_issuer=env.str("JWT_ISSUER", "vid2mp3"),
             jwt_audience=env.str("JWT_AUDIENCE", "vid2mp3-api"),
             jwt_ttl_seconds=env.int("JWT_TTL_SECONDS", 3600, low=60, high=7 * 86400),
+            session_ttl_seconds=env.int("SESSION_TTL_SECONDS", 8 * 3600, low=60, high=30 * 86400),
             max_upload_bytes=env.int("MAX_UPLOAD_BYTES", 4 * GIB, low=1),
             user_quota_bytes=env.int("USER_QUOTA_BYTES", 20 * GIB, low=1),
             max_duration_seconds=env.float("MAX_DURATION", 4 * 3600.0, low=1.0),
@@ -104,7 +113,19 @@ class Settings:
                 "LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"), upper=True
             ),
             web_concurrency=env.int("WEB_CONCURRENCY", 2, low=1, high=64),
+            oidc_issuer=env.url("OIDC_ISSUER", "", ("http", "https")).rstrip("/") or None,
+            oidc_client_id=env.str("OIDC_CLIENT_ID", "") or None,
+            oidc_client_secret=env.secret("OIDC_CLIENT_SECRET"),
+            oidc_allowed_domains=tuple(
+                domain.strip().lower().lstrip("@")
+                for domain in env.str("OIDC_ALLOWED_DOMAINS", "").split(",")
+                if domain.strip()
+            ),
+            oidc_admin_claim=env.str("OIDC_ADMIN_CLAIM", "groups"),
+            oidc_admin_value=env.str("OIDC_ADMIN_VALUE", "") or None,
         )
+        if settings.oidc_issuer and not settings.oidc_client_id:
+            raise SettingsError("OIDC_CLIENT_ID: required when OIDC_ISSUER is set")
         if settings.retry_min_backoff_ms > settings.retry_max_backoff_ms:
             raise SettingsError("RETRY_MIN_BACKOFF_MS: must not exceed RETRY_MAX_BACKOFF_MS")
         return settings
@@ -117,6 +138,11 @@ class Settings:
     def embedded(self) -> bool:
         """Tell whether the broker runs inside this process (no external queue)."""
         return self.broker_url.startswith("stub:")
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Tell whether browser cookies must be `Secure` (the public URL is https)."""
+        return self.public_url.startswith("https://")
 
     def signing_secret(self) -> str:
         """Return the JWT secret, creating and keeping one under DATA_DIR when none is set."""

@@ -1,4 +1,4 @@
-"""The `vid2mp3` command line: run, serve, worker, migrate, users, convert and submit."""
+"""The `vid2mp3` command line: run, serve, worker, migrate, users, convert, submit, sample."""
 
 from __future__ import annotations
 
@@ -99,8 +99,18 @@ def _parser() -> argparse.ArgumentParser:
     submit.add_argument(
         "--user", help="e-mail to log in with (password asked, or VID2MP3_PASSWORD)"
     )
+    submit.add_argument(
+        "--token", help="a personal access token instead of a login (or VID2MP3_TOKEN)"
+    )
     submit.add_argument("-o", "--output", help="where to write the MP3 (default: next to FILE)")
     submit.set_defaults(handler=_submit)
+
+    sample = commands.add_parser(
+        "sample", help="write a short sample video (ffmpeg test pattern and tones) to try"
+    )
+    sample.add_argument("path", nargs="?", default="sample.mp4", help="default: sample.mp4")
+    sample.add_argument("--seconds", type=float, default=10.0, help="length (default: 10)")
+    sample.set_defaults(handler=_sample)
     return parser
 
 
@@ -210,7 +220,20 @@ def _users_set_password(args) -> int:
 def _submit(args) -> int:
     from vid2mp3.client import submit
 
-    return submit(args.file, args.url, args.user, args.output)
+    return submit(args.file, args.url, args.user, args.output, args.token)
+
+
+def _sample(args) -> int:
+    from conversion.sample import write_sample
+
+    try:
+        path = write_sample(args.path, args.seconds)
+    except (ValueError, OSError) as error:
+        print(f"vid2mp3: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {path} ({args.seconds:g} s); convert it on the Convert page or with:")
+    print(f"  vid2mp3 submit {path} --user YOUR_EMAIL")
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 """`vid2mp3 submit`: log in, upload a file with a progress bar, wait for the job, fetch the MP3.
 
+A personal access token (`--token` or VID2MP3_TOKEN, scopes read and upload) replaces the login.
+
 Standard library only, so the client works anywhere the package installs.
 """
 
@@ -15,6 +17,8 @@ import time
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from conversion.cli import ProgressBar
 
 CHUNK = 1 << 20
 FINISHED = {"done", "failed", "cancelled"}
@@ -56,19 +60,19 @@ class Connection:
             connection.close()
 
 
-def submit(file: str, url: str, user: str | None, output: str | None) -> int:
+def submit(
+    file: str, url: str, user: str | None, output: str | None, token: str | None = None
+) -> int:
     """Run the whole round trip; return 0 on a downloaded MP3, 1 otherwise."""
     source = Path(file)
     if not source.is_file():
         print(f"vid2mp3: no such file: {file}", file=sys.stderr)
         return 2
     server = Connection(url)
-    email = user or input("E-mail: ")
-    password = os.environ.get("VID2MP3_PASSWORD") or getpass.getpass("Password: ")
+    server.token = token or os.environ.get("VID2MP3_TOKEN")
     try:
-        credentials = base64.b64encode(f"{email}:{password}".encode()).decode()
-        login = server.json("POST", "/login", {"Authorization": f"Basic {credentials}"})
-        server.token = login["access_token"]
+        if not server.token:
+            server.token = _log_in(server, user)
         job = _upload(server, source)
         job = _wait(server, job["id"])
         if job["state"] != "done":
@@ -83,6 +87,13 @@ def submit(file: str, url: str, user: str | None, output: str | None) -> int:
     return 0
 
 
+def _log_in(server: Connection, user: str | None) -> str:
+    email = user or input("E-mail: ")
+    password = os.environ.get("VID2MP3_PASSWORD") or getpass.getpass("Password: ")
+    credentials = base64.b64encode(f"{email}:{password}".encode()).decode()
+    return server.json("POST", "/login", {"Authorization": f"Basic {credentials}"})["access_token"]
+
+
 def _upload(server: Connection, source: Path) -> dict:
     boundary = uuid.uuid4().hex
     head = (
@@ -92,13 +103,15 @@ def _upload(server: Connection, source: Path) -> dict:
     ).encode()
     tail = f"\r\n--{boundary}--\r\n".encode()
     size = source.stat().st_size
-    bar = Progress("upload", size)
+    bar = _bar("upload")
 
     def body():
         yield head
+        sent = 0
         with source.open("rb") as stream:
             while chunk := stream.read(CHUNK):
-                bar.advance(len(chunk))
+                sent += len(chunk)
+                bar.update(0, 100 * sent / max(size, 1))
                 yield chunk
         yield tail
 
@@ -107,56 +120,42 @@ def _upload(server: Connection, source: Path) -> dict:
         "Content-Length": str(len(head) + size + len(tail)),
     }
     job = server.json("POST", "/upload", headers, body())
-    bar.done()
+    bar.close()
     return job
 
 
 def _wait(server: Connection, job_id: str) -> dict:
-    bar = Progress("convert", 100)
+    bar = _bar("convert")
     while True:
         job = server.json("GET", f"/jobs/{job_id}")
-        bar.set(job["progress"] if job["state"] != "done" else 100)
+        bar.update(0, job["progress"] if job["state"] != "done" else 100)
         if job["state"] in FINISHED:
-            bar.done()
+            bar.close()
             return job
         time.sleep(1)
 
 
 def _download(server: Connection, job: dict, target: Path) -> None:
     connection, response = server.request("GET", f"/jobs/{job['id']}/mp3")
-    bar = Progress("download", int(response.getheader("Content-Length") or 0))
+    size = int(response.getheader("Content-Length") or 0)
+    bar = _bar("download")
     partial = target.with_name(target.name + ".part")
     try:
+        received = 0
         with partial.open("wb") as out:
             while chunk := response.read(CHUNK):
                 out.write(chunk)
-                bar.advance(len(chunk))
+                received += len(chunk)
+                bar.update(0, 100 * received / max(size, 1))
         partial.replace(target)
     finally:
         connection.close()
         partial.unlink(missing_ok=True)
-    bar.done()
+    bar.close()
 
 
-class Progress:
-    """A one-line text progress bar on stderr."""
-
-    def __init__(self, label: str, total: int) -> None:
-        self._label, self._total, self._count = label, max(total, 1), 0
-
-    def advance(self, amount: int) -> None:
-        self.set(self._count + amount)
-
-    def set(self, count: float) -> None:
-        self._count = count
-        share = min(1.0, self._count / self._total)
-        filled = int(share * 30)
-        bar = "#" * filled + "-" * (30 - filled)
-        sys.stderr.write(f"\r{self._label:>8} [{bar}] {share:6.1%}")
-        sys.stderr.flush()
-
-    def done(self) -> None:
-        sys.stderr.write("\n")
+def _bar(label: str) -> ProgressBar:
+    return ProgressBar(1, sys.stderr, enabled=True, label=label)
 
 
 def _quoted(name: str) -> str:

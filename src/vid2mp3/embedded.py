@@ -24,7 +24,10 @@ def run_embedded(settings: Settings, host: str, port: int) -> int:
     upgrade_to_head(settings.database_url)
     url = f"http://{host}:{port}"
     login = ensure_first_admin(settings, url)
-    print(f"vid2mp3 is running at {url} (state in {settings.data_dir})", file=sys.stderr)
+    print(
+        f"vid2mp3 is running at {url}: open it in a browser (state in {settings.data_dir})",
+        file=sys.stderr,
+    )
     if login:
         print(login, file=sys.stderr)
     # One worker process: the stub broker lives in memory, so the web app and the actors that
@@ -38,10 +41,10 @@ def _build(settings: Settings):
     from actors.embedded import start_embedded_worker
     from vid2mp3.wiring import build_web_app
 
-    app = build_web_app(settings)
+    worker = start_embedded_worker(settings)
     # Stopped at exit: running conversions are interrupted and requeued, not lost.
-    atexit.register(start_embedded_worker(settings).stop)
-    return app
+    atexit.register(worker.stop)
+    return build_web_app(settings, broker=worker.broker)
 
 
 def ensure_first_admin(settings: Settings, url: str) -> str | None:
@@ -62,6 +65,6 @@ def ensure_first_admin(settings: Settings, url: str) -> str | None:
         return f"created admin account {email} with the password in ADMIN_PASSWORD"
     return (
         f"created admin account {email} with password {password}\n"
-        f"  log in: curl -u '{email}:{password}' -X POST {url}/login\n"
+        f"  sign in at {url}, or: curl -u '{email}:{password}' -X POST {url}/login\n"
         f"  (shown once; change it with: vid2mp3 users set-password {email})"
     )

@@ -11,22 +11,24 @@ from vid2mp3.services import build_services
 from web.app import create_app
 
 
-def build_web_app(settings: Settings):
-    """Return the WSGI app for one web process, with the broker set up before any actor."""
+def build_web_app(settings: Settings, broker=None):
+    """Return the WSGI app for one web process, with the broker set up before any actor.
+
+    `broker`: one already set up in this process (the embedded worker's), else a new one.
+    """
     configure_logging(settings)
     services = build_services(settings)
     atexit.register(services.close)
+    from actors import enqueue_pipeline
     from actors.broker import setup_broker
 
-    broker = setup_broker(settings)
-    from actors import enqueue_pipeline
-
+    broker = broker or setup_broker(settings)
     return create_app(
         settings,
         services.sessions,
         services.store,
         services.tokens,
-        enqueue=enqueue_pipeline,
+        enqueue=lambda job_id, step: enqueue_pipeline(job_id, step, broker),
         broker_check=lambda: check_broker(broker),
         schema_revision=head_revision(),
     )

@@ -9,16 +9,22 @@ from sqlalchemy import text
 
 from core.db import check_schema
 from core.settings import Settings
+from core.sso import OidcClient
 from core.storage import BlobStore
 from core.tokens import TokenService
 from web import docs, errors
 from web.auth import AuthMiddleware
+from web.browser import BrowserSession
 from web.metrics import MetricsMiddleware, MetricsResource
+from web.resources.account_tokens import AccountTokenResource, AccountTokensResource
 from web.resources.download import DownloadByFileResource, JobMp3Resource, SignedLinkResource
 from web.resources.health import LivenessResource, ReadinessResource
 from web.resources.jobs import JobResource, JobRetryResource, JobsResource
 from web.resources.login import LoginResource, ValidateResource
+from web.resources.oidc import OidcCallbackResource, OidcLoginResource
 from web.resources.upload import UploadResource
+from web.resources.waveform import JobWaveformResource
+from web.ui import install as install_ui
 
 
 def create_app(
@@ -34,7 +40,9 @@ def create_app(
 
     Readiness checks that the database is at `schema_revision` (alembic's head) when given.
     """
-    app = falcon.App(middleware=[MetricsMiddleware(), AuthMiddleware(tokens, sessions)])
+    browser = BrowserSession(settings, tokens)
+    auth = AuthMiddleware(tokens, sessions, browser)
+    app = falcon.App(middleware=[MetricsMiddleware(), auth])
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
 
@@ -56,10 +64,18 @@ def create_app(
     app.add_route("/validate", ValidateResource())
     app.add_route("/upload", UploadResource(settings, sessions, store, enqueue))
     app.add_route("/jobs", JobsResource(sessions))
-    app.add_route("/jobs/{job_id}", JobResource(sessions, store))
-    app.add_route("/jobs/{job_id}/retry", JobRetryResource(sessions, enqueue))
-    app.add_route("/jobs/{job_id}/mp3", JobMp3Resource(sessions, store))
+    app.add_route("/jobs/{job_id:uuid}", JobResource(sessions, store))
+    app.add_route("/jobs/{job_id:uuid}/retry", JobRetryResource(sessions, enqueue))
+    app.add_route("/jobs/{job_id:uuid}/mp3", JobMp3Resource(sessions, store))
+    app.add_route("/jobs/{job_id:uuid}/waveform", JobWaveformResource(sessions, store))
     app.add_route("/download", DownloadByFileResource(sessions, store))
     app.add_route("/d/{token}", SignedLinkResource(sessions, store, tokens))
+    install_ui(app, settings, sessions, auth, browser)
+    app.add_route("/account/tokens", AccountTokensResource(sessions))
+    app.add_route("/account/tokens/{token_id:int}", AccountTokenResource(sessions))
+    if settings.oidc_issuer:
+        oidc = OidcClient(settings)
+        app.add_route("/auth/oidc/login", OidcLoginResource(settings, oidc, tokens))
+        app.add_route("/auth/oidc/callback", OidcCallbackResource(sessions, oidc, tokens))
     docs.install(app)
     return app

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 
@@ -44,6 +45,9 @@ def _metrics():
         return _instruments
 
 
+_CONVERTER = re.compile(r"\{(\w+):[^}]*\}")
+
+
 class MetricsMiddleware:
     """Record and log every request under its route template (`/jobs/{job_id}`)."""
 
@@ -52,7 +56,8 @@ class MetricsMiddleware:
 
     def process_response(self, req, resp, resource, req_succeeded: bool) -> None:
         requests, duration = _metrics()
-        route = req.uri_template or "unmatched"
+        # Without converters: `/jobs/{job_id:uuid}` is labelled `/jobs/{job_id}`.
+        route = _CONVERTER.sub(r"{\1}", req.uri_template) if req.uri_template else "unmatched"
         status = resp.status.split(" ", 1)[0] if isinstance(resp.status, str) else str(resp.status)
         requests.labels(req.method, route, status).inc()
         started = getattr(req.context, "started", None)

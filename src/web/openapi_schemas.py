@@ -60,7 +60,14 @@ UPLOAD_FORM = {
         "title": {"type": "string", "maxLength": MAX_TAG_LENGTH, "description": "ID3 title."},
         "artist": {"type": "string", "maxLength": MAX_TAG_LENGTH, "description": "ID3 artist."},
         "album": {"type": "string", "maxLength": MAX_TAG_LENGTH, "description": "ID3 album."},
-        "cover": {"type": "boolean", "description": "Embed a cover picture in the MP3."},
+        "cover": {
+            "description": "The MP3's picture: `auto` (the source's own, else a still of its "
+            "video; the default), `none`, or an image file (JPEG, PNG, GIF or WebP) in this part.",
+            "anyOf": [
+                {"type": "string", "enum": ["auto", "none"]},
+                {"type": "string", "format": "binary"},
+            ],
+        },
         "audio_track": {
             "type": "integer",
             "minimum": 0,

@@ -12,7 +12,6 @@ from core.accounts import (
     create_user,
     disable_user,
     enable_user,
-    ensure_admin,
     get_user_by_email,
     list_users,
     set_password,
@@ -146,21 +145,3 @@ def test_changing_an_unknown_account(session, email, change):
     args = (session, email, PASSWORD) if change is set_password else (session, email)
     with pytest.raises(AccountError, match="no account"):
         change(*args)
-
-
-def test_ensure_admin_creates_once(session, email):
-    assert ensure_admin(session, email, PASSWORD) is True
-    assert get_user_by_email(session, email).is_admin is True
-    assert ensure_admin(session, email, "some other password") is False
-    assert authenticate(session, email, PASSWORD) is not None
-
-
-def test_ensure_admin_leaves_an_existing_account_alone(session, email):
-    create_user(session, email, PASSWORD)
-    assert ensure_admin(session, email, "some other password") is False
-    assert get_user_by_email(session, email).is_admin is False
-
-
-def test_ensure_admin_checks_its_input(session):
-    with pytest.raises(AccountError):
-        ensure_admin(session, "not-an-email", PASSWORD)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 import uuid
 
@@ -103,14 +104,22 @@ def test_default_now_is_the_current_time(session, keys):
     assert wait is not None and 55 < wait <= 60
 
 
-def test_purge_removes_stale_rows(session, keys):
-    fail(session, keys[:1], 0)
+def _stored(session, keys) -> set[str]:
+    digests = {hashlib.sha256(key.encode()).hexdigest(): key for key in keys}
+    rows = session.scalars(select(LoginThrottle.key).where(LoginThrottle.key.in_(digests)))
+    return {digests[digest] for digest in rows}
+
+
+def test_purge_removes_stale_rows_and_keeps_live_ones(session, keys):
+    fail(session, keys[:1], 0)  # a window that ends at LOCKOUT, no lock
     for step in range(MAX):
-        fail(session, keys[1:], step)
-    assert purge(session, older_than_seconds=LOCKOUT, now=at(LOCKOUT + 10)) >= 1
+        fail(session, keys[1:], step)  # locked until MAX - 1 + LOCKOUT
+    # Other tests' rows may go too (the table is shared): count only ours.
+    purge(session, older_than_seconds=LOCKOUT, now=at(LOCKOUT + 10))
+    assert _stored(session, keys) == {keys[1]}
     assert check(session, keys, now=at(10)) == pytest.approx(LOCKOUT - 8)  # lock kept
-    assert purge(session, older_than_seconds=LOCKOUT, now=at(3 * LOCKOUT)) >= 1
-    assert session.scalars(select(LoginThrottle)).all() == []
+    purge(session, older_than_seconds=LOCKOUT, now=at(2 * LOCKOUT + MAX))
+    assert _stored(session, keys) == set()
 
 
 def test_concurrent_first_failure_is_counted_on_the_other_row(db_sessions, keys, monkeypatch):

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 
 import pytest
 from joserfc import jwt
@@ -91,7 +92,8 @@ def test_issue_and_verify(service):
     assert set(REQUIRED_CLAIMS) <= set(claims)
     assert claims["iss"] == ISSUER and claims["sub"] == "42" and claims["aud"] == API
     assert claims["iat"] == claims["nbf"] == NOW and claims["exp"] == NOW + TTL
-    assert len(claims["jti"]) == 32 and int(claims["jti"], 16) >= 0
+    assert re.fullmatch(r"[0-9a-f]{32}", claims["jti"])
+    assert service.issue("42")[1]["jti"] != claims["jti"]  # a fresh id for every token
     assert claims["adm"] is True
     assert service.verify(token) == claims
     header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))

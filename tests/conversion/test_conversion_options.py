@@ -79,8 +79,24 @@ def test_from_form() -> None:
         end=100.0,
         normalize=True,
         title="Título",
+        cover="none",
         audio_track=1,
     )
+
+
+@pytest.mark.parametrize(
+    ("given", "mode"),
+    [("auto", "auto"), ("NONE", "none"), ("true", "auto"), ("off", "none")],
+)
+def test_cover_from_form(given, mode) -> None:
+    assert ConversionOptions.from_form({"cover": given}).cover == mode
+
+
+def test_cover_defaults_to_auto_and_reads_old_booleans() -> None:
+    assert ConversionOptions().cover == "auto"
+    assert ConversionOptions.from_dict({"cover": False}).cover == "none"
+    assert ConversionOptions.from_dict({"cover": True}).cover == "auto"
+    assert ConversionOptions(cover="image").cover == "image"
 
 
 @pytest.mark.parametrize(
@@ -89,6 +105,8 @@ def test_from_form() -> None:
         ({"bitrate": "fast"}, "bitrate"),
         ({"start": "1:99:00"}, "start"),
         ({"normalize": "maybe"}, "normalize"),
+        ({"cover": "image"}, "cover"),
+        ({"cover": "poster.jpg"}, "cover"),
         ({"colour": "red"}, "colour"),
         ({"vbr_quality": "2", "bitrate": "192"}, "vbr_quality"),
     ],
@@ -100,7 +118,7 @@ def test_from_form_errors(form, field) -> None:
 
 
 def test_dict_round_trip() -> None:
-    options = ConversionOptions(vbr_quality=3, channels=1, end=12, title="T", cover=True)
+    options = ConversionOptions(vbr_quality=3, channels=1, end=12, title="T", cover="none")
     stored = json.loads(json.dumps(options.to_dict()))
     assert ConversionOptions.from_dict(stored) == options
     with pytest.raises(InvalidOptionsError):

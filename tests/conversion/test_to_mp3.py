@@ -148,16 +148,6 @@ def test_tags(corpus, out_dir) -> None:
     check_mp3(dst, 3.0, 2, 44100, title="My upload")
 
 
-def test_cover(corpus, out_dir) -> None:
-    dst = out_dir / "out.mp3"
-    to_mp3(corpus["mp4"], dst, ConversionOptions(cover=True))
-    info = check_mp3(dst, 3.0, 2, 44100)
-    assert info.has_video and info.video_codec == "mjpeg"
-    # Audio-only sources have no frame to take; the MP3 simply has no picture.
-    to_mp3(corpus["wav"], dst, ConversionOptions(cover=True))
-    assert not check_mp3(dst, 3.0, 2, 44100).has_video
-
-
 def test_progress(corpus, out_dir) -> None:
     seen: list[float] = []
     to_mp3(corpus["mp4"], out_dir / "out.mp3", on_progress=seen.append)

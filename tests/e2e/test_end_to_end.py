@@ -121,6 +121,19 @@ def create_user(env: dict, email_address: str) -> None:
     )
 
 
+def submit(port: int, video: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
+    """Run `vid2mp3 submit` against the local server; no terminal, so nothing is prompted."""
+    return subprocess.run(
+        [VID2MP3, "submit", str(video), "--url", f"http://127.0.0.1:{port}", *args],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 def test_production_shape_gunicorn_and_worker_over_rabbitmq(
     processes, mysql_url, mongo_uri, rabbitmq_url, video, tmp_path
 ):
@@ -183,14 +196,29 @@ def test_embedded_shape_in_one_process(processes, video, tmp_path):
     (saved,) = outbox.glob(f"{job['id']}*.eml")
     follow_link(email.message_from_bytes(saved.read_bytes()), job["mp3_bytes"])
     # The command-line client does the same round trip: log in, upload, wait, download.
-    submitted = subprocess.run(
-        [VID2MP3, "submit", str(video), "--url", f"http://127.0.0.1:{port}"]
-        + ["--user", "user@example.com", "-o", str(tmp_path / "client.mp3")],
-        env={**env, "VID2MP3_PASSWORD": PASSWORD},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    submitted = submit(
+        port,
+        video,
+        {**env, "VID2MP3_PASSWORD": PASSWORD},
+        *("--user", "user@example.com", "-o", str(tmp_path / "client.mp3")),
     )
     assert submitted.returncode == 0, submitted.stderr
     assert probe(tmp_path / "client.mp3").audio_streams[0].codec == "mp3"
+    # A personal access token replaces the password: from the environment, or --token.
+    login = requests.post(
+        f"http://127.0.0.1:{port}/login", auth=("user@example.com", PASSWORD), timeout=10
+    )
+    created = requests.post(
+        f"http://127.0.0.1:{port}/account/tokens",
+        json={"name": "e2e", "scopes": ["read", "upload"]},
+        headers={"Authorization": f"Bearer {login.json()['access_token']}"},
+        timeout=10,
+    )
+    assert created.status_code == 201, created.text
+    token_env = {**env, "VID2MP3_TOKEN": created.json()["token"]}
+    with_token = submit(port, video, token_env, "-o", str(tmp_path / "token.mp3"))
+    assert with_token.returncode == 0, with_token.stderr
+    assert probe(tmp_path / "token.mp3").audio_streams[0].codec == "mp3"
+    refused = submit(port, video, env, "--token", "vid2mp3_pat_" + "x" * 43)
+    assert refused.returncode == 1
+    assert "401: unknown or revoked personal access token" in refused.stderr

@@ -21,15 +21,15 @@ def test_embedded_worker_on_sqlite_and_local_folders(settings, tmp_path, media, 
         smtp_url=f"file://{data / 'outbox'}",
         broker_url="stub://",
     )
-    from actors.broker import setup_broker
+    import dramatiq
+
     from actors.embedded import start_embedded_worker
 
-    # As `vid2mp3 run` does: the web app sets the broker up, then the worker consumes it.
-    broker = setup_broker(embedded)
+    # As `vid2mp3 run` does: the worker sets the broker up, the web app enqueues on it.
     handle = start_embedded_worker(embedded)
     engine = make_engine(database_url)
     try:
-        assert handle.broker is broker
+        assert dramatiq.get_broker() is handle.broker
         sessions = make_sessions(engine)
         submit, wait_for = submit_factory(embedded, sessions)
         job_id = submit(media.video)

@@ -7,12 +7,14 @@ import datetime as dt
 import hashlib
 import http.server
 import json
+import logging
 import re
 import threading
 
 import pytest
 from sqlalchemy import update
 
+from blobs import blobs_of, has_blob
 from core.jobs import cancel_job, retry_job, sweep_stuck_jobs
 from core.mail import SIGNATURE_HEADER, verify_signature, webhook_secret
 from core.models import Job
@@ -22,10 +24,22 @@ from core.tokens import DOWNLOAD_AUDIENCE, token_service
 pytestmark = pytest.mark.usefixtures("mailbox")
 
 
+@pytest.fixture(params=["gridfs", "folder"])
+def any_store_settings(request, pipeline_settings, tmp_path):
+    """The pipeline's settings on GridFS, then on the folder store (ffmpeg reads its file)."""
+    if request.param == "gridfs":
+        return pipeline_settings
+    return pipeline_settings.replace(storage_url=(tmp_path / "blobs").as_uri())
+
+
 def test_video_becomes_mp3_and_owner_gets_mail(
-    pipeline_settings, run_worker, submit, store, media, mailbox, h, work_root
+    any_store_settings, run_worker, submit_factory, sessions, media, mailbox, h, work_root, tally
 ):
-    run_worker(pipeline_settings)
+    from core.storage import open_store
+
+    counted = tally(run_worker(any_store_settings))
+    submit, _ = submit_factory(any_store_settings, sessions)
+    store = open_store(any_store_settings.storage_url)
     job_id = submit(media.video)
 
     job = h.wait_for(job_id, "done", "failed")
@@ -43,7 +57,7 @@ def test_video_becomes_mp3_and_owner_gets_mail(
     assert job.media["audio_streams"][0]["codec"] == "aac"
     assert job.converted_at and job.stored_at and job.notified_at and job.finished_at
     # The source video is not kept by default.
-    assert not store.exists("videos", job_id) and job.video_blob_id is None
+    assert not has_blob(store, "videos", job_id) and job.video_blob_id is None
 
     box, _ = mailbox
     [mail] = box.for_job(job_id)
@@ -52,9 +66,12 @@ def test_video_becomes_mp3_and_owner_gets_mail(
     assert "the link works for 7 days, no login needed" in body
     link = re.search(r"http://testserver/d/(\S+)", body)
     assert link, body
-    claims = token_service(pipeline_settings).verify(link[1], audience=DOWNLOAD_AUDIENCE)
+    claims = token_service(any_store_settings).verify(link[1], audience=DOWNLOAD_AUDIENCE)
     assert claims["sub"] == job_id
     assert h.files_under(work_root) == []
+    # One message per step: each step sent the next one once it had advanced the row.
+    assert counted.counts(job_id) == {"convert": 1, "store": 1, "notify": 1}
+    store.close()
 
 
 def test_audio_only_input_converts(pipeline_settings, run_worker, submit, media, h):
@@ -69,7 +86,7 @@ def test_keep_video_keeps_the_source(pipeline_settings, run_worker, submit, stor
     job_id = submit(media.video, keep_video=True)
     job = h.wait_for(job_id, "done", "failed")
     assert job.state == "done"
-    assert store.exists("videos", job_id) and job.video_blob_id == job_id
+    assert has_blob(store, "videos", job_id) and job.video_blob_id == job_id
 
 
 BAD_INPUTS = [
@@ -83,10 +100,11 @@ BAD_INPUTS = [
 
 @pytest.mark.parametrize(("name", "reason"), BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
 def test_bad_input_fails_with_its_reason_and_the_worker_goes_on(
-    name, reason, pipeline_settings, run_worker, submit, store, media, h, work_root, mailbox
+    name, reason, pipeline_settings, run_worker, submit, store, media, h, work_root, mailbox, tally
 ):
     settings = pipeline_settings.replace(max_duration_seconds=10.0)
-    run_worker(settings)
+    worker = run_worker(settings)
+    counted = tally(worker)
     bad = submit(getattr(media, name))
     good = submit(media.audio_only)
 
@@ -95,13 +113,17 @@ def test_bad_input_fails_with_its_reason_and_the_worker_goes_on(
     assert job.failed_step == "convert"
     assert reason.lower() in job.reason.lower()
     assert job.attempts == 1, "a permanent error is not retried"
-    assert not store.exists("mp3s", bad)
+    assert not has_blob(store, "mp3s", bad)
     # A failed job keeps its video so it can be retried; no e-mail for it.
-    assert store.exists("videos", bad)
+    assert has_blob(store, "videos", bad)
     assert mailbox[0].for_job(bad) == []
 
     assert h.wait_for(good, "done", "failed").state == "done"
     assert h.files_under(work_root) == []
+    # The failed step sent nothing: no store or notify message was ever made for the job.
+    worker.broker.join(settings.video_queue)
+    worker.broker.join(settings.mp3_queue)
+    assert counted.counts(bad) == {"convert": 1, "store": 0, "notify": 0}
 
 
 def test_lying_extension_still_converts(pipeline_settings, run_worker, submit, media, h):
@@ -116,20 +138,23 @@ def test_same_messages_twice_give_one_mp3_and_one_mail(
 ):
     from actors import enqueue_pipeline
 
-    counted = tally(run_worker(pipeline_settings, threads=4))
+    worker = run_worker(pipeline_settings, threads=4)
+    counted = tally(worker)
     job_id = submit(media.video)
     enqueue_pipeline(job_id)  # a duplicate delivery, racing the first
     h.wait_for(job_id, "done", "failed")
-    # And once more after it finished, step by step.
+    # And once more after it finished, every step.
     for step in Step:
         enqueue_pipeline(job_id, step)
-    enqueue_pipeline(job_id)
-    # The duplicates finish by reading the row and stopping. 3 full pipelines, one from store
-    # and one from notify: 4 converts, 5 stores and 6 notifies, each ending without an error.
-    expected = {"convert": 4, "store": 5, "notify": 6}
+    # The duplicates read the row and stop; only the steps that advanced sent the next one:
+    # 3 converts (two racing, one late), 2 stores and 2 notifies, each ending without an error.
+    expected = {"convert": 3, "store": 2, "notify": 2}
     h.wait_until(lambda: counted.counts(job_id) == expected, what="the duplicates to finish")
+    worker.broker.join(pipeline_settings.video_queue)
+    worker.broker.join(pipeline_settings.mp3_queue)
+    assert counted.counts(job_id) == expected
 
-    assert len(store.find("mp3s", job_id=job_id)) == 1
+    assert blobs_of(store, "mp3s", job_id) == [job_id]
     assert len(mailbox[0].for_job(job_id)) == 1
     job = h.load(job_id)
     assert job.state == "done" and job.reason is None
@@ -150,24 +175,24 @@ def test_cancel_kills_the_conversion_and_removes_blobs(
     h.wait_until(lambda: not h.ffmpeg_processes(str(work_root)), what="ffmpeg to be killed")
     job = h.load(job_id)
     assert job.state == "cancelled" and 0 < job.progress < 100
-    assert not store.exists("videos", job_id)
-    assert not store.exists("mp3s", job_id)
+    assert not has_blob(store, "videos", job_id)
+    assert not has_blob(store, "mp3s", job_id)
     assert h.zombie_children() == []
 
 
 def test_storage_outage_retries_then_fails_with_the_last_error(
     pipeline_settings, run_worker, submit, media, h
 ):
-    from actors.runtime import get_runtime
     from core.storage import StorageError
 
     worker = run_worker(pipeline_settings)
-    store = get_runtime().store
+    store = worker.runtime.store
 
     def broken(*args, **kwargs):
         raise StorageError("down")
 
-    store.open_range = broken  # the instance attribute shadows the method for this worker only
+    # Instance attributes shadow the methods for this worker only.
+    store.open_range = store.local_path = broken
     job_id = submit(media.video)
 
     job = h.wait_for(job_id, "failed", "done")
@@ -179,7 +204,7 @@ def test_storage_outage_retries_then_fails_with_the_last_error(
     assert [m.actor_name for m in dead] == ["convert"]
 
     # Retry from the failed step once the store is back.
-    del store.open_range
+    del store.open_range, store.local_path
     with sessions_scope(h) as session:
         job = session.get(Job, job_id)
         assert retry_job(session, job) is Step.CONVERT
@@ -207,18 +232,28 @@ def test_retry_refuses_a_job_that_did_not_fail(pipeline_settings, submit, media,
 
 
 def test_smtp_outage_retries_and_never_fails_the_job(
-    pipeline_settings, run_worker, submit, media, h, store
+    pipeline_settings, run_worker, submit, media, h, store, caplog
 ):
     from testservices import free_port
 
     settings = pipeline_settings.replace(smtp_url=f"smtp://127.0.0.1:{free_port()}")
     worker = run_worker(settings)
+    caplog.set_level("INFO")
     job_id = submit(media.video)
     job = h.wait_for(job_id, "done", "failed")
+    worker.broker.join(settings.mp3_queue)
+    # Every record made while one of the job's messages ran carries its id (Dramatiq's
+    # CurrentMessage), Dramatiq's own retry lines included; none made outside one does.
+    ours = [r for r in caplog.records if getattr(r, "job_id", None) == job_id]
+    assert any(r.name.startswith("dramatiq") and "Retrying" in r.getMessage() for r in ours)
+    assert any(r.getMessage().startswith(f"job {job_id}: convert started") for r in ours)
+    logging.getLogger("tests.outside").info("not in a message")
+    [outside] = [r for r in caplog.records if r.name == "tests.outside"]
+    assert not hasattr(outside, "job_id")
     assert job.state == "done"
     assert job.notified_at is None
     assert job.reason.startswith("Notification failed: the mail server is unreachable")
-    assert store.exists("mp3s", job_id)
+    assert has_blob(store, "mp3s", job_id)
     assert [m.actor_name for m in worker.broker.dead_letters] == ["notify"]
 
 
@@ -318,16 +353,25 @@ def test_sweeper_puts_a_dead_workers_conversion_back_in_the_queue(
     assert job.state == "queued" and job.progress == 0.0
 
 
-def test_media_facts_already_on_the_job_are_used(pipeline_settings, run_worker, submit, media, h):
+def test_media_facts_already_on_the_job_are_used(
+    pipeline_settings, run_worker, submit, store, media, h, tmp_path
+):
     import dataclasses
 
     from conversion import probe
 
     facts = dataclasses.asdict(probe(media.audio_only))
+    assert "title" not in facts["tags"]
+    # A title only the saved facts know: it reaches the MP3 only if convert used them.
+    facts["tags"]["title"] = "Known from the saved facts"
     run_worker(pipeline_settings)
-    job = h.wait_for(submit(media.audio_only, media=facts, duration=2.0), "done", "failed")
+    job_id = submit(media.audio_only, media=facts, duration=facts["duration"])
+    job = h.wait_for(job_id, "done", "failed")
     assert job.state == "done", job.reason
     assert job.media == facts
+    mp3 = tmp_path / "out.mp3"
+    mp3.write_bytes(b"".join(store.open_range("mp3s", job_id)))
+    assert probe(mp3).tags.get("title") == "Known from the saved facts"
 
 
 def test_a_missing_mp3_fails_the_store_step_and_retry_converts_again(
@@ -351,4 +395,4 @@ def test_a_missing_mp3_fails_the_store_step_and_retry_converts_again(
     assert step is Step.CONVERT
     enqueue_pipeline(job_id, step)
     assert h.wait_for(job_id, "done", "failed").state == "done"
-    assert store.exists("mp3s", job_id)
+    assert has_blob(store, "mp3s", job_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+from blobs import has_blob
 from core.db import session_scope
 from core.models import Job
 from core.states import Step
@@ -28,7 +29,7 @@ def test_delete_cancels_a_queued_job_and_removes_its_video(client, auth, user, s
     result = client.simulate_delete(f"/jobs/{job.id}", headers=auth)
     assert result.status_code == 200, result.text
     assert result.json["state"] == "cancelled"
-    assert not services.store.exists("videos", job.id)
+    assert not has_blob(services.store, "videos", job.id)
     again = client.simulate_delete(f"/jobs/{job.id}", headers=auth)
     assert again.status_code == 200
 
@@ -40,7 +41,7 @@ def test_another_users_job_cannot_be_deleted_or_retried(client, sessions, servic
     headers = {"Authorization": f"Bearer {token}"}
     assert client.simulate_delete(f"/jobs/{job.id}", headers=headers).status_code == 404
     assert client.simulate_post(f"/jobs/{job.id}/retry", headers=headers).status_code == 404
-    assert services.store.exists("videos", job.id)
+    assert has_blob(services.store, "videos", job.id)
 
 
 def test_retry_requeues_a_failed_job_from_its_failed_step(

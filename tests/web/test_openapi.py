@@ -16,20 +16,6 @@ import pytest
 from conversion.options import ConversionOptions
 from web.openapi import DOCUMENT, OUTSIDE_API, routed_operations
 
-# Described, but routed only on branches not merged into this one yet. The coordinator empties
-# this list after merging them; a path routed here must never be in it.
-AWAITING_MERGE = {
-    ("/jobs/{job_id}/waveform", "GET"),  # branch extras
-    ("/account/tokens", "GET"),  # branch extras
-    ("/account/tokens", "POST"),  # branch extras
-    ("/account/tokens/{token_id}", "DELETE"),  # branch extras
-    # UI pages (branch ui), outside the API:
-    *[
-        (path, None)
-        for path in OUTSIDE_API
-        if path not in ("/docs/static", "/docs/swagger-initializer.js")
-    ],
-}
 # Described, but routed only when a setting turns them on.
 CONDITIONAL = {("/auth/oidc/login", "GET"), ("/auth/oidc/callback", "GET")}
 
@@ -87,17 +73,12 @@ def test_static_routes_and_sinks_are_named_outside_the_api(app):
     assert [prefix for prefix in prefixes if prefix.rstrip("/") not in OUTSIDE_API] == []
 
 
-def test_every_described_operation_is_routed_unless_listed(app):
+def test_every_described_operation_is_routed_unless_conditional(app):
     routed = routed_operations(app)
     routed_paths = {path for path, _ in routed}
-    unrouted = {op for op in described_operations() if op not in routed}
-    assert unrouted - AWAITING_MERGE - CONDITIONAL == set()
-    outside_unrouted = {(path, None) for path in OUTSIDE_API if path not in routed_paths}
+    assert {op for op in described_operations() if op not in routed} - CONDITIONAL == set()
     static = {route.prefix.rstrip("/") for route in falcon.inspect.inspect_static_routes(app)}
-    assert outside_unrouted - AWAITING_MERGE - {(path, None) for path in static} == set()
-    # The list only names what is still missing here: once merged, an entry must go.
-    merged = {op for op in AWAITING_MERGE if op in routed or (not op[1] and op[0] in routed_paths)}
-    assert merged == set(), "merged now: remove these entries from AWAITING_MERGE"
+    assert set(OUTSIDE_API) - routed_paths - static == set()
 
 
 def test_the_served_document_describes_exactly_the_routed_operations(client, app):

@@ -22,7 +22,7 @@ from __future__ import annotations
 import abc
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from os import PathLike
@@ -178,24 +178,9 @@ class BlobStore(abc.ABC):
         re-raised. An existing id → BlobExists, unless `replace=True`.
         """
 
-    def put_file(self, bucket: str, blob_id: str, path: str | PathLike[str], **kw: Any) -> BlobInfo:
-        """Store a local file; `filename` defaults to the file's name."""
-        path = Path(path)
-        kw.setdefault("filename", path.name)
-        with path.open("rb") as f:
-            return self.put(bucket, blob_id, f, **kw)
-
     @abc.abstractmethod
     def info(self, bucket: str, blob_id: str) -> BlobInfo:
         """Return the blob's BlobInfo; BlobNotFound if there is none."""
-
-    def exists(self, bucket: str, blob_id: str) -> bool:
-        """Tell whether the blob exists (False for a malformed id)."""
-        try:
-            self.info(bucket, blob_id)
-        except BlobNotFound:
-            return False
-        return True
 
     @abc.abstractmethod
     def open_range(
@@ -209,18 +194,37 @@ class BlobStore(abc.ABC):
         it) to release the backend's cursor or file handle.
         """
 
-    def copy_to_file(self, bucket: str, blob_id: str, path: str | PathLike[str]) -> BlobInfo:
-        """Stream the blob into a local file (created or truncated); return its BlobInfo.
+    def local_path(self, bucket: str, blob_id: str) -> Path | None:
+        """Return a local file holding the blob's bytes, or None when the backend has none.
 
+        For readers that want a file (ffmpeg): read it, never write it. A `put` with `replace`
+        or a `delete` later removes the path, while a reader that opened it keeps its bytes.
+        Raises BlobNotFound as `info` does.
+        """
+        self.info(bucket, blob_id)
+        return None
+
+    def copy_to_file(
+        self,
+        bucket: str,
+        blob_id: str,
+        path: str | PathLike[str],
+        *,
+        on_chunk: Callable[[], None] | None = None,
+    ) -> None:
+        """Stream the blob into a local file (created or truncated).
+
+        `on_chunk` is called after each chunk (a worker's heartbeat; it may raise to stop).
         On any failure the partly written file is removed.
         """
-        info = self.info(bucket, blob_id)
         path = Path(path)
         chunks = self.open_range(bucket, blob_id)
         try:
             with path.open("wb") as out:
                 for chunk in chunks:
                     out.write(chunk)
+                    if on_chunk is not None:
+                        on_chunk()
         except BaseException:
             path.unlink(missing_ok=True)
             raise
@@ -228,19 +232,10 @@ class BlobStore(abc.ABC):
             close = getattr(chunks, "close", None)
             if close is not None:
                 close()
-        return info
 
     @abc.abstractmethod
     def delete(self, bucket: str, blob_id: str) -> bool:
         """Delete the blob; True if it existed. Safe to call twice (and on malformed ids)."""
-
-    @abc.abstractmethod
-    def find(self, bucket: str, **metadata: Any) -> list[BlobInfo]:
-        """Return the blobs whose metadata has all the given key/value pairs."""
-
-    def total_size(self, bucket: str, **metadata: Any) -> int:
-        """Return the summed size of the blobs matching `metadata` (per-user quotas)."""
-        return sum(info.size for info in self.find(bucket, **metadata))
 
     @abc.abstractmethod
     def ping(self) -> None:

@@ -4,7 +4,7 @@ Each bucket of `BUCKETS` is a GridFS bucket of the same name (`videos.files`/`vi
 `mp3s.files`/`mp3s.chunks`) in the database named by the URL's path (default `vid2mp3`). The
 caller's blob id is the file's `_id`. The files document carries, besides the GridFS fields, the
 user's `metadata`, plus top-level `sha256` and `content_type` fields (so `metadata` stays exactly
-what the caller passed, and `find(owner=...)` queries `metadata.owner`).
+what the caller passed).
 
 Writes: `put` streams through `GridFSBucket.open_upload_stream_with_id`; pymongo buffers up to
 about 32-48 MB of chunks before each `insert_many`, on top of one `chunk_size` read buffer of ours.
@@ -251,15 +251,6 @@ class GridFSStore(BlobStore):
     def info(self, bucket: str, blob_id: str) -> BlobInfo:
         return self._to_info(bucket, self._find_doc(bucket, blob_id))
 
-    def exists(self, bucket: str, blob_id: str) -> bool:
-        check_bucket(bucket)
-        if not valid_id(blob_id):
-            return False
-        try:
-            return self._files(bucket).find_one({"_id": blob_id}, {"_id": 1}) is not None
-        except PyMongoError as exc:
-            raise _unavailable(exc) from exc
-
     def open_range(
         self, bucket: str, blob_id: str, start: int = 0, end: int | None = None
     ) -> Iterator[bytes]:
@@ -301,31 +292,6 @@ class GridFSStore(BlobStore):
         except PyMongoError as exc:
             raise _unavailable(exc) from exc
         return existed
-
-    def _metadata_query(self, metadata: dict[str, Any]) -> dict[str, Any]:
-        query: dict[str, Any] = {f"metadata.{k}": {"$eq": v} for k, v in metadata.items()}
-        query["_id"] = {"$not": {"$regex": _TMP_SEP}}  # hide in-flight replacements
-        return query
-
-    def find(self, bucket: str, **metadata: Any) -> list[BlobInfo]:
-        check_bucket(bucket)
-        try:
-            docs = list(self._files(bucket).find(self._metadata_query(metadata)))
-        except PyMongoError as exc:
-            raise _unavailable(exc) from exc
-        return [self._to_info(bucket, doc) for doc in docs]
-
-    def total_size(self, bucket: str, **metadata: Any) -> int:
-        check_bucket(bucket)
-        pipeline = [
-            {"$match": self._metadata_query(metadata)},
-            {"$group": {"_id": None, "total": {"$sum": "$length"}}},
-        ]
-        try:
-            rows = list(self._files(bucket).aggregate(pipeline))
-        except PyMongoError as exc:
-            raise _unavailable(exc) from exc
-        return int(rows[0]["total"]) if rows else 0
 
     # -- lifecycle -----------------------------------------------------------------------------
 

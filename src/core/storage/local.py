@@ -15,9 +15,9 @@ create-if-absent, so two racing writers cannot both win) or `os.replace` for `re
 therefore sees the old blob or the new one, never a mix. Deleting removes the sidecar
 first, then the data.
 
-Metadata must be JSON-serialisable. `find` and `total_size` scan the bucket's sidecars (fine for the
-embedded mode's scale). Filesystem failures of our own files (disk full, permissions) are raised as
-`StorageError`; errors from the caller's source stream propagate unchanged.
+Metadata must be JSON-serialisable. Filesystem failures of our own files (disk full,
+permissions) are raised as `StorageError`; errors from the caller's source stream propagate
+unchanged.
 """
 
 from __future__ import annotations
@@ -206,9 +206,8 @@ class LocalStore(BlobStore):
     def info(self, bucket: str, blob_id: str) -> BlobInfo:
         return self._to_info(bucket, self._read_sidecar(bucket, blob_id))
 
-    def exists(self, bucket: str, blob_id: str) -> bool:
-        check_bucket(bucket)
-        return valid_id(blob_id) and self._sidecar(bucket, blob_id).exists()
+    def local_path(self, bucket: str, blob_id: str) -> Path | None:
+        return self._data_path(bucket, self._read_sidecar(bucket, blob_id))
 
     def open_range(
         self, bucket: str, blob_id: str, start: int = 0, end: int | None = None
@@ -257,24 +256,6 @@ class LocalStore(BlobStore):
             raise StorageError(f"cannot delete blob {blob_id!r}: {exc.strerror}") from exc
         _unlink(self._data_path(bucket, side))
         return True
-
-    def find(self, bucket: str, **metadata: Any) -> list[BlobInfo]:
-        check_bucket(bucket)
-        wanted = json.loads(json.dumps(metadata))  # compare as stored (tuples become lists...)
-        found = []
-        for path in self._dir(bucket).glob("*.json"):
-            if path.name.startswith(TMP_PREFIX):
-                continue
-            try:
-                side = json.loads(path.read_bytes())
-            except (FileNotFoundError, ValueError):
-                continue  # deleted meanwhile, or not ours
-            except OSError as exc:
-                raise StorageError(f"cannot scan the blob folder: {exc.strerror}") from exc
-            have = side.get("metadata") or {}
-            if all(k in have and have[k] == v for k, v in wanted.items()):
-                found.append(self._to_info(bucket, side))
-        return found
 
     # -- lifecycle -----------------------------------------------------------------------------
 

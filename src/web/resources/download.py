@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import re
+import uuid
 from pathlib import PurePosixPath
-from urllib.parse import quote
 
 import falcon
 from sqlalchemy import select
@@ -15,8 +14,6 @@ from core.storage import BlobNotFound, BlobStore
 from core.tokens import DOWNLOAD_AUDIENCE, InvalidToken, TokenService
 from web.errors import Problem, not_found
 from web.resources.jobs import visible_job
-
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
 class DownloadByFileResource:
@@ -47,7 +44,7 @@ class JobMp3Resource:
         self._sessions = sessions
         self._store = store
 
-    def on_get(self, req: falcon.Request, resp: falcon.Response, job_id: str) -> None:
+    def on_get(self, req: falcon.Request, resp: falcon.Response, job_id: uuid.UUID) -> None:
         with session_scope(self._sessions) as session:
             job = visible_job(session, req.context.principal, job_id)
         send_mp3(req, resp, self._store, job)
@@ -87,52 +84,53 @@ def send_mp3(req: falcon.Request, resp: falcon.Response, store: BlobStore, job: 
         info = store.info("mp3s", job.mp3_blob_id)
     except BlobNotFound:
         raise not_found("file") from None
-    etag = f'"{info.sha256}"'
-    resp.set_header("ETag", etag)
-    resp.set_header("Accept-Ranges", "bytes")
-    resp.set_header("Cache-Control", "private, max-age=0, must-revalidate")
-    resp.set_header("Content-Disposition", content_disposition(job.original_filename))
-    if etag in _etags(req.get_header("If-None-Match")) or req.get_header("If-None-Match") == "*":
+    resp.etag = info.sha256
+    resp.accept_ranges = "bytes"
+    resp.cache_control = ["private", "max-age=0", "must-revalidate"]
+    resp.downloadable_as = download_name(job.original_filename)
+    if _matches(req.if_none_match, info.sha256):
         resp.status = falcon.HTTP_304
         return
-    start, end = _byte_range(req.get_header("Range"), info.size, req.get_header("If-Range"), etag)
+    start, end = _byte_range(req, info.size, info.sha256)
     resp.content_type = "audio/mpeg"
     if (start, end) != (0, info.size):
         resp.status = falcon.HTTP_206
-        resp.set_header("Content-Range", f"bytes {start}-{end - 1}/{info.size}")
+        resp.content_range = (start, end - 1, info.size)
     resp.content_length = end - start
     if req.method != "HEAD":
         resp.stream = store.open_range("mp3s", job.mp3_blob_id, start, end)
 
 
-def content_disposition(original_filename: str) -> str:
-    """Return `attachment` with the upload's stem + .mp3, ASCII fallback plus RFC 5987 UTF-8."""
+def download_name(original_filename: str) -> str:
+    """Return the upload's stem + .mp3, without the quotes and backslashes that would end or
+    escape Falcon's quoted `filename="..."` (it writes ASCII names as they are)."""
     stem = PurePosixPath(original_filename or "audio").stem or "audio"
     name = f"{stem}.mp3"
-    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in name)
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+    return "".join("_" if c in '"\\' or ord(c) < 32 or ord(c) == 127 else c for c in name)
 
 
-def _etags(header: str | None) -> set[str]:
-    if not header:
-        return set()
-    return {tag.strip().removeprefix("W/") for tag in header.split(",")}
+def _matches(tags, sha256: str) -> bool:
+    # Weak comparison, as RFC 9110 asks for If-None-Match; "*" matches any existing file.
+    return bool(tags) and any(tag == "*" or tag == sha256 for tag in tags)
 
 
-def _byte_range(header: str | None, size: int, if_range: str | None, etag: str) -> tuple[int, int]:
+def _byte_range(req: falcon.Request, size: int, sha256: str) -> tuple[int, int]:
     """Return [start, end) for a single-range request; the whole file when there is none."""
-    if not header or (if_range and if_range != etag):
+    if_range = req.get_header("If-Range")
+    if if_range and if_range.strip('"') != sha256:
         return 0, size
-    match = _RANGE.match(header.strip().replace(" ", ""))
-    if not match or match.groups() == ("", ""):
+    try:
+        requested = req.range
+    except falcon.HTTPInvalidHeader:
         # Multiple or malformed ranges: RFC 9110 lets a server ignore Range and send it all.
         return 0, size
-    first, last = match.groups()
-    if first == "":
-        start, end = max(0, size - int(last)), size
+    if requested is None or req.range_unit != "bytes":
+        return 0, size
+    first, last = requested
+    if first < 0:  # "bytes=-N": the last N bytes
+        start, end = max(0, size + first), size
     else:
-        start = int(first)
-        end = size if last == "" else min(int(last) + 1, size)
+        start, end = first, size if last < 0 else min(last + 1, size)
     if start >= size or start >= end:
         raise Problem(
             falcon.HTTP_416,

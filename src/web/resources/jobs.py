@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+import uuid
 from collections.abc import Callable
 
 import falcon
@@ -16,15 +16,17 @@ from core.storage import BlobStore
 from web.auth import Principal
 from web.errors import Problem, not_found
 
-_JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_PAGE = 100
 # Past any real count of jobs, and small enough for every database's OFFSET.
 MAX_OFFSET = 2**31 - 1
 
 
-def visible_job(session, principal: Principal, job_id: str) -> Job:
-    """Return the job if the caller may see it, else raise 404 (never 403: ids stay private)."""
-    job = session.get(Job, job_id) if _JOB_ID.match(job_id or "") else None
+def visible_job(session, principal: Principal, job_id: uuid.UUID) -> Job:
+    """Return the job if the caller may see it, else raise 404 (never 403: ids stay private).
+
+    Routes give the id as a UUID (Falcon's `{job_id:uuid}` converter); rows keep its hex form.
+    """
+    job = session.get(Job, job_id.hex)
     if job is None or not (principal.is_admin or job.user_id == principal.id):
         raise not_found("job")
     return job
@@ -102,11 +104,11 @@ class JobResource:
         self._sessions = sessions
         self._store = store
 
-    def on_get(self, req: falcon.Request, resp: falcon.Response, job_id: str) -> None:
+    def on_get(self, req: falcon.Request, resp: falcon.Response, job_id: uuid.UUID) -> None:
         with session_scope(self._sessions) as session:
             resp.media = job_json(visible_job(session, req.context.principal, job_id))
 
-    def on_delete(self, req: falcon.Request, resp: falcon.Response, job_id: str) -> None:
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, job_id: uuid.UUID) -> None:
         with session_scope(self._sessions) as session:
             job = visible_job(session, req.context.principal, job_id)
             # A running worker sees the cancellation within a second and kills its ffmpeg.
@@ -121,7 +123,7 @@ class JobRetryResource:
         self._sessions = sessions
         self._enqueue = enqueue
 
-    def on_post(self, req: falcon.Request, resp: falcon.Response, job_id: str) -> None:
+    def on_post(self, req: falcon.Request, resp: falcon.Response, job_id: uuid.UUID) -> None:
         with session_scope(self._sessions) as session:
             job = visible_job(session, req.context.principal, job_id)
             try:
@@ -134,15 +136,11 @@ class JobRetryResource:
         resp.media = job_json(job)
 
 
-def _int_param(req, name, default, low, high):
-    raw = req.get_param(name)
-    if raw is None:
-        return default
+def _int_param(req: falcon.Request, name: str, default: int, low: int, high: int | None) -> int:
     try:
-        value = int(raw)
-    except ValueError:
-        raise Problem(falcon.HTTP_400, f"query parameter {name} must be a whole number") from None
-    if value < low or (high is not None and value > high):
+        return req.get_param_as_int(name, default=default, min_value=low, max_value=high)
+    except falcon.HTTPInvalidParam:
         bound = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise Problem(falcon.HTTP_400, f"query parameter {name} must be {bound}")
-    return value
+        raise Problem(
+            falcon.HTTP_400, f"query parameter {name} must be a whole number {bound}"
+        ) from None

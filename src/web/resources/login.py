@@ -8,13 +8,11 @@ import math
 
 import falcon
 
-from core import accounts, throttle
+from core import logins
 from core.db import session_scope
 from core.settings import Settings
 from core.tokens import TokenService
 from web.errors import Problem
-
-CLIENT_FAILURE_FACTOR = 4
 
 
 class LoginResource:
@@ -29,28 +27,19 @@ class LoginResource:
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         email, password = _credentials(req)
-        account = throttle.account_key(email)
-        client = throttle.client_key(req.remote_addr or "unknown")
-        limit = self._settings.login_max_failures
-        lockout = self._settings.login_lockout_seconds
         with session_scope(self._sessions) as session:
-            wait = throttle.check(session, [account, client])
-            if wait is not None:
-                raise _too_many_attempts(wait)
-            user = accounts.authenticate(session, email, password)
-            if user is None:
-                throttle.record_failure(
-                    session, [account], max_failures=limit, lockout_seconds=lockout
-                )
-                # A client address may be a whole office behind NAT: it gets more tries.
-                throttle.record_failure(
+            try:
+                user = logins.attempt(
                     session,
-                    [client],
-                    max_failures=limit * CLIENT_FAILURE_FACTOR,
-                    lockout_seconds=lockout,
+                    email,
+                    password,
+                    req.remote_addr,
+                    max_failures=self._settings.login_max_failures,
+                    lockout_seconds=self._settings.login_lockout_seconds,
                 )
-            else:
-                throttle.record_success(session, [account])
+            except logins.Throttled as error:
+                raise _too_many_attempts(error.seconds) from None
+            if user is not None:
                 token, claims = self._tokens.issue(str(user.id), claims={"email": user.email})
         if user is None:
             raise Problem(
@@ -67,6 +56,8 @@ class LoginResource:
 
 class ValidateResource:
     """`POST /validate`: return the claims of the bearer token (401 when it is not valid)."""
+
+    token_scopes = {"GET": "read", "POST": "read"}
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.media = req.context.principal.claims

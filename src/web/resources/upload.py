@@ -1,7 +1,13 @@
-"""Accept a video upload: stream it into the blob store, create its job, then enqueue it."""
+"""Accept a video upload: stream it into the blob store, create its job, then enqueue it.
+
+An optional file part `cover` (JPEG, PNG, GIF or WebP) is kept next to the video as blob
+`videos/<job id>-cover` and sets the option cover=image, which `to_mp3(cover_image=...)` embeds
+(the convert actor still has to fetch the blob and pass it; until then the still is used).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import unicodedata
@@ -14,6 +20,7 @@ from sqlalchemy import func, select
 from conversion.errors import InvalidOptionsError
 from conversion.options import ConversionOptions
 from core.db import session_scope
+from core.job_blobs import cover_blob_id
 from core.models import Job, new_job_id
 from core.settings import Settings
 from core.states import JobState, Step
@@ -29,6 +36,8 @@ _JOB_FIELDS = ("webhook_url", "keep_video")
 _MAX_FIELD_BYTES = 4096
 # Multipart framing around the file: boundaries, part headers and small option fields.
 _FORM_OVERHEAD = 256 * 1024
+MAX_COVER_BYTES = 10 * 1024 * 1024
+_IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a")
 
 
 class UploadResource:
@@ -58,6 +67,7 @@ class UploadResource:
         job_id = new_job_id()
         fields: dict[str, str] = {}
         stored = None
+        cover_image = False
         try:
             for part in req.get_media():
                 if part.name == "file":
@@ -66,19 +76,26 @@ class UploadResource:
                     stored = self._store_video(
                         part, job_id, principal.id, min(limit, remaining_quota)
                     )
+                elif part.name == "cover" and part.filename is not None:
+                    if cover_image:
+                        raise Problem(falcon.HTTP_400, "send at most one cover image")
+                    self._store_cover(part, job_id, principal.id)
+                    cover_image = True
                 elif part.name:
                     fields[part.name] = _field_text(part)
             if stored is None:
                 raise Problem(falcon.HTTP_400, "the form has no field named file")
-            job = self._create_job(job_id, principal.id, stored, fields)
+            job = self._create_job(job_id, principal.id, stored, fields, cover_image)
         except BlobTooLarge:
             self._store.delete("videos", job_id)
+            self._store.delete("videos", cover_blob_id(job_id))
             if limit <= remaining_quota:
                 raise _too_large(limit) from None
             raise _over_quota() from None
         except BaseException:
             # Nothing half-done survives a refused or broken upload.
             self._store.delete("videos", job_id)
+            self._store.delete("videos", cover_blob_id(job_id))
             raise
         self._enqueue_safely(job_id)
         resp.status = falcon.HTTP_202
@@ -114,10 +131,47 @@ class UploadResource:
             max_bytes=max_bytes,
         )
 
-    def _create_job(self, job_id: str, owner: int, stored, fields: dict[str, str]) -> Job:
+    def _store_cover(self, part, job_id: str, owner: int) -> None:
+        head = _read_head(part.stream)
+        if not head.startswith(_IMAGE_MAGIC) and not (
+            head[:4] == b"RIFF" and head[8:12] == b"WEBP"
+        ):
+            raise Problem(
+                falcon.HTTP_422,
+                "invalid option cover: upload a JPEG, PNG, GIF or WebP image",
+                field="cover",
+            )
+        try:
+            self._store.put(
+                "videos",
+                cover_blob_id(job_id),
+                _Prefixed(head, part.stream),
+                filename=_display_name(part.filename),
+                content_type=part.content_type,
+                metadata={"owner": owner, "job_id": job_id, "kind": "cover"},
+                max_bytes=MAX_COVER_BYTES,
+            )
+        except BlobTooLarge:
+            raise Problem(
+                falcon.HTTP_413,
+                f"the cover image is larger than the limit of {MAX_COVER_BYTES} bytes",
+                limit=MAX_COVER_BYTES,
+            ) from None
+
+    def _create_job(
+        self, job_id: str, owner: int, stored, fields: dict[str, str], cover_image: bool
+    ) -> Job:
         job_fields = {name: fields.pop(name) for name in _JOB_FIELDS if name in fields}
+        if cover_image and "cover" in fields:
+            raise Problem(
+                falcon.HTTP_422,
+                "invalid option cover: send auto or none, or an image file, not both",
+                field="cover",
+            )
         try:
             options = ConversionOptions.from_form(fields)
+            if cover_image:
+                options = dataclasses.replace(options, cover="image")
         except InvalidOptionsError as error:
             raise Problem(
                 falcon.HTTP_422, f"invalid option {error.field}: {error.message}", field=error.field

@@ -1,0 +1,139 @@
+"""The pipeline's topology, convert → store → notify, and the one runner every step goes through.
+
+The job row is the only scheduler. Each actor claims its step on the row (`actors.lease.claim`),
+runs the step's work, advances the row with the lease's compare-and-set, and only then sends the
+next step's message. A step that fails sends nothing; a crash between the advance and the send
+leaves the job in the next state without a message, and the sweeper sends it. Messages carry a
+job id and nothing else, so a message delivered twice, a sweeper's extra message and a
+redelivery after a SIGKILL all end with one MP3 blob and one e-mail.
+
+Errors: `StepFailed` (and permanent conversion errors, which the convert step turns into it)
+fails the job at once with its reason; anything else gives the lease back and raises, so
+Dramatiq retries with backoff; when retries run out `actors.middleware.RecordExhaustedJobs`
+fails the job with the last error. Cancellation and lease loss stop the step quietly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import dramatiq
+
+from actors import convert, notify, store
+from actors.errors import StepFailed, describe_error
+from actors.lease import Lease, LeaseLost, claim
+from actors.runtime import Runtime
+from conversion import Cancelled
+from core import jobs
+from core.settings import Settings
+from core.states import Step
+
+log = logging.getLogger(__name__)
+
+Work = Callable[[Runtime, Lease], dict[str, Any]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Link:
+    """One step of the chain: its work, the step after it, its queue and its actor options."""
+
+    step: Step
+    work: Work
+    next: Step | None
+    queue: Callable[[Settings], str]
+    options: Callable[[Settings], dict[str, Any]]
+
+
+def _long_running(settings: Settings) -> dict[str, Any]:
+    # Dramatiq's TimeLimit is only a backstop: the conversion's own deadline comes first.
+    limit = int((settings.max_duration_seconds + 3600) * 1000)
+    return {"notify_shutdown": True, "time_limit": limit}
+
+
+CHAIN = (
+    Link(Step.CONVERT, convert.convert, Step.STORE, lambda s: s.video_queue, _long_running),
+    Link(Step.STORE, store.store, Step.NOTIFY, lambda s: s.video_queue, _long_running),
+    Link(
+        Step.NOTIFY, notify.notify, None, lambda s: s.mp3_queue, lambda s: {"time_limit": 900_000}
+    ),
+)
+
+
+def declare(broker: dramatiq.Broker, runtime: Runtime) -> None:
+    """Declare one actor per link of `CHAIN` on `broker`, bound to `runtime`."""
+    for link in CHAIN:
+
+        def actor(job_id: str, link: Link = link) -> None:
+            run_step(runtime, link, job_id, lambda step: enqueue_pipeline(job_id, step, broker))
+
+        dramatiq.actor(
+            actor,
+            actor_name=link.step.value,
+            queue_name=link.queue(runtime.settings),
+            broker=broker,
+            **link.options(runtime.settings),
+        )
+
+
+def enqueue_pipeline(
+    job_id: str, step: Step = Step.CONVERT, broker: dramatiq.Broker | None = None
+) -> None:
+    """Send the message of the job's `step` (upload, retry and the sweeper hand jobs over so).
+
+    Call it only after the job row is committed, so a worker never looks for a missing row.
+    The steps after it are sent by the pipeline itself, each when the one before succeeded.
+    """
+    broker = broker or dramatiq.get_broker()
+    broker.get_actor(Step(step).value).send(job_id)
+
+
+def run_step(rt: Runtime, link: Link, job_id: str, send: Callable[[Step], None]) -> None:
+    """Claim the step, run its work, advance the row, then send the next step's message."""
+    with rt.sessions() as session:
+        lease = claim(session, job_id, link.step, rt.lease_seconds)
+        if lease is None:
+            return
+        try:
+            lease.advance(**link.work(rt, lease))
+        except (LeaseLost, Cancelled):
+            _stopped(rt, lease)
+            return
+        except StepFailed as failure:
+            _fail(rt, lease, failure)
+            return
+        except BaseException as error:
+            reason = describe_error(error)
+            log.warning("job %s: %s failed, will retry: %s", job_id, link.step, reason)
+            if link.step is Step.CONVERT:
+                rt.metrics.jobs.labels("retried").inc()
+            lease.release(reason)
+            raise
+    if link.step is Step.CONVERT:
+        rt.metrics.jobs.labels("converted").inc()
+    if link.next is None:
+        log.info("job %s: done", job_id)
+        return
+    send(link.next)
+
+
+def _stopped(rt: Runtime, lease: Lease) -> None:
+    """Stop quietly; if the job was cancelled, remove an MP3 that may have just been written."""
+    lease.session.rollback()
+    if jobs.is_cancelled(lease.session, lease.job_id):
+        log.info("job %s: cancelled during %s; stopped", lease.job_id, lease.step)
+        jobs.delete_blobs_quietly(rt.store, ("mp3s", lease.job_id), ("videos", lease.job_id))
+    else:
+        log.info("job %s: another worker took over %s; stopped", lease.job_id, lease.step)
+
+
+def _fail(rt: Runtime, lease: Lease, failure: StepFailed) -> None:
+    """Fail the job for good, unless it was cancelled (its video deleted) in the meantime."""
+    if not lease.fail(failure.reason, **failure.values):
+        _stopped(rt, lease)
+        return
+    log.warning("job %s: %s failed for good: %s", lease.job_id, lease.step, failure.reason)
+    if lease.step is Step.CONVERT:
+        rt.metrics.jobs.labels("failed").inc()

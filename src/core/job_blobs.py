@@ -1,0 +1,18 @@
+"""Name the extra blobs of a job, derived from its id so that writing twice replaces.
+
+The video is `videos/<job id>` and the MP3 `mp3s/<job id>`; next to them live the cover image
+uploaded with the job (:func:`cover_blob_id`, in "videos") and the waveform peaks of its MP3
+(:func:`waveform_blob_id`, in "mp3s"). Whoever deletes a job's video or MP3 deletes these too.
+"""
+
+from __future__ import annotations
+
+
+def cover_blob_id(job_id: str) -> str:
+    """Return the id, in the "videos" bucket, of the cover image uploaded with a job."""
+    return f"{job_id}-cover"
+
+
+def waveform_blob_id(job_id: str) -> str:
+    """Return the id, in the "mp3s" bucket, of the waveform peaks (JSON) of a job's MP3."""
+    return f"{job_id}-waveform"

@@ -1,0 +1,29 @@
+"""Keep the deny-list of signed-out tokens: a token id is refused until its own expiry.
+
+Tokens are stateless JWTs; signing out records the token's `jti` with its `exp`, and every
+authenticated request asks `is_revoked`. Rows past their expiry are useless (the token is
+refused for being expired) and are purged whenever another token is revoked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from core.models import RevokedToken, utcnow
+
+
+def revoke(session: Session, jti: str, expires_at: dt.datetime) -> None:
+    """Refuse the token `jti` from now until `expires_at`; revoking twice is harmless."""
+    now = utcnow()
+    session.execute(delete(RevokedToken).where(RevokedToken.expires_at < now))
+    if expires_at > now and session.get(RevokedToken, jti) is None:
+        session.add(RevokedToken(jti=jti, expires_at=expires_at))
+    session.flush()
+
+
+def is_revoked(session: Session, jti: str) -> bool:
+    """Tell whether the token `jti` was signed out."""
+    return session.scalar(select(RevokedToken.jti).where(RevokedToken.jti == jti)) is not None

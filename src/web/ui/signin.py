@@ -1,0 +1,137 @@
+"""Sign a browser in (a form, throttled like the API's login) and out (the token is revoked)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import falcon
+
+from core import logins, revocations
+from core.db import session_scope
+from core.settings import Settings
+from web.auth import AuthMiddleware
+from web.browser import BrowserSession, form_fields
+from web.errors import Problem
+from web.ui.render import Renderer
+
+
+def _safe_next(target: str | None) -> str:
+    """Return a local path to go to after signing in; anything else goes to the jobs page."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return "/"
+
+
+class SignInPage:
+    """`GET /sign-in`: the form; `POST /sign-in`: check it, set the session cookie, go on."""
+
+    auth_required = False
+
+    def __init__(
+        self,
+        settings: Settings,
+        sessions,
+        browser: BrowserSession,
+        renderer: Renderer,
+        auth: AuthMiddleware,
+    ) -> None:
+        self._settings = settings
+        self._sessions = sessions
+        self._browser = browser
+        self._renderer = renderer
+        self._auth = auth
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        next_page = _safe_next(req.get_param("next"))
+        if self._signed_in(req):
+            _see_other(resp, next_page)
+            return
+        self._form(req, resp, email="", error=None, next_page=next_page)
+
+    def _signed_in(self, req: falcon.Request) -> bool:
+        if self._browser.token(req) is None:
+            return False
+        try:
+            self._auth.identify(req)
+        except Problem:
+            return False
+        return True
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self._browser.check_sign_in(req)
+        fields = form_fields(req)
+        email = fields.get("email", "").strip()
+        next_page = _safe_next(fields.get("next"))
+        with session_scope(self._sessions) as session:
+            try:
+                user = logins.attempt(
+                    session,
+                    email,
+                    fields.get("password", ""),
+                    req.remote_addr,
+                    max_failures=self._settings.login_max_failures,
+                    lockout_seconds=self._settings.login_lockout_seconds,
+                )
+            except logins.Throttled as error:
+                seconds = max(1, math.ceil(error.seconds))
+                resp.set_header("Retry-After", str(seconds))
+                self._form(
+                    req,
+                    resp,
+                    email=email,
+                    error=f"Too many failed attempts. Try again in {seconds} seconds.",
+                    next_page=next_page,
+                    status=falcon.HTTP_429,
+                )
+                return
+            identity = None if user is None else (user.id, user.email)
+        if identity is None:
+            self._form(
+                req,
+                resp,
+                email=email,
+                error="Wrong e-mail address or password.",
+                next_page=next_page,
+                status=falcon.HTTP_401,
+            )
+            return
+        self._browser.start(resp, *identity)
+        _see_other(resp, next_page)
+
+    def _form(self, req, resp, *, email, error, next_page, status=falcon.HTTP_200) -> None:
+        self._renderer.page(
+            resp,
+            "sign_in.html",
+            status=status,
+            email=email,
+            error=error,
+            next_page=next_page,
+            csrf=self._browser.sign_in_token(req, resp),
+            viewer=None,
+            here="sign-in",
+        )
+
+
+class SignOutResource:
+    """`POST /sign-out`: revoke the session's token at once and forget the cookie."""
+
+    def __init__(self, sessions, browser: BrowserSession) -> None:
+        self._sessions = sessions
+        self._browser = browser
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        claims = req.context.principal.claims
+        expires = dt.datetime.fromtimestamp(claims["exp"], dt.UTC)
+        with session_scope(self._sessions) as session:
+            revocations.revoke(session, claims["jti"], expires)
+        self._browser.end(resp)
+        _see_other(resp, "/sign-in")
+
+
+def _see_other(resp: falcon.Response, location: str) -> None:
+    # Set on the response rather than raised, so the cookies set above go with it.
+    resp.status = falcon.HTTP_303
+    resp.location = location
+    resp.content_type = falcon.MEDIA_TEXT
+    resp.text = f"See {location}"
