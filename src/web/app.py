@@ -12,7 +12,7 @@ from core.settings import Settings
 from core.sso import OidcClient
 from core.storage import BlobStore
 from core.tokens import TokenService
-from web import errors
+from web import docs, errors
 from web.auth import AuthMiddleware
 from web.browser import BrowserSession
 from web.metrics import MetricsMiddleware, MetricsResource
@@ -77,4 +77,5 @@ def create_app(
         oidc = OidcClient(settings)
         app.add_route("/auth/oidc/login", OidcLoginResource(settings, oidc, tokens))
         app.add_route("/auth/oidc/callback", OidcCallbackResource(sessions, oidc, tokens, browser))
+    docs.install(app)
     return app
