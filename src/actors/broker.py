@@ -23,6 +23,7 @@ from dramatiq.middleware import (
 )
 
 from actors import chain
+from actors.dispatcher import Dispatcher
 from actors.middleware import (
     RecordExhaustedJobs,
     WorkerMetrics,
@@ -32,17 +33,23 @@ from actors.middleware import (
 from actors.runtime import Runtime
 from actors.sweeper import Sweeper
 from core.settings import Settings
+from core.states import Step
 
 
 def setup_broker(settings: Settings, runtime: Runtime | None = None) -> dramatiq.Broker:
     """Return the broker for `settings.broker_url` with the actors declared; make it current."""
     runtime = runtime or Runtime(settings)
     install_job_id_in_log_records()
-    sweeper = Sweeper(runtime, lambda job_id, step: chain.enqueue_pipeline(job_id, step, broker))
+
+    def enqueue(job_id: str, step: Step) -> None:
+        chain.enqueue_pipeline(job_id, step, broker)
+
+    sweeper = Sweeper(runtime, enqueue)
+    dispatcher = Dispatcher(runtime, enqueue)
     middleware = [
         # First, so that every other hook (Retries' log lines included) sees the message.
         CurrentMessage(),
-        WorkerResources(runtime, sweeper),
+        WorkerResources(runtime, sweeper, dispatcher),
         AgeLimit(),
         TimeLimit(),
         ShutdownNotifications(),

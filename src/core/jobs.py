@@ -29,7 +29,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.models import Job, utcnow
-from core.states import STEP_STATE, InvalidTransition, JobState, Step, check_transition
+from core.states import STATE_STEP, STEP_STATE, InvalidTransition, JobState, Step, check_transition
 from core.storage import BlobStore, StorageError
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,6 @@ Enqueue = Callable[[str, Step], None]
 
 _NEXT = {Step.CONVERT: JobState.STORING, Step.STORE: JobState.NOTIFYING, Step.NOTIFY: JobState.DONE}
 _ACTIVE = (JobState.QUEUED, JobState.CONVERTING, JobState.STORING, JobState.NOTIFYING)
-_STATE_STEP = {JobState.QUEUED: Step.CONVERT, **{state: step for step, state in STEP_STATE.items()}}
 
 
 def lease_seconds_for(stuck_job_seconds: float) -> float:
@@ -71,7 +70,12 @@ def claim(session: Session, job_id: str, step: Step, lease_seconds: float) -> Cl
     now = utcnow()
     cutoff = now - dt.timedelta(seconds=lease_seconds)
     state = STEP_STATE[step]
-    values: dict[str, Any] = {"attempts": Job.attempts + 1, "updated_at": now}
+    values: dict[str, Any] = {
+        "attempts": Job.attempts + 1,
+        "updated_at": now,
+        # A delivered message was published, whoever sent it (see core.outbox).
+        "enqueued_at": func.coalesce(Job.enqueued_at, now),
+    }
     if step is Step.CONVERT:
         # A fresh claim of a queued job, or a takeover from a worker that stopped heart-beating.
         where = or_(
@@ -242,7 +246,8 @@ def cancel_job(session: Session, store: BlobStore, job: Job) -> bool:
 def retry_job(session: Session, job: Job) -> Step:
     """Put a failed job back to the state of the step that failed and return that step.
 
-    The caller commits, then calls `enqueue(job.id, step)`. Raises InvalidTransition for a job
+    The caller commits, then calls `enqueue(job.id, step)` (the dispatcher sends it if that
+    fails; see core.outbox). Raises InvalidTransition for a job
     that is not failed (the web app answers 409).
     """
     if job.job_state is not JobState.FAILED:
@@ -258,6 +263,7 @@ def retry_job(session: Session, job: Job) -> Step:
     job.reason = None
     job.attempts = 0
     job.finished_at = None
+    job.enqueued_at = None  # owed to the broker until the caller's publish succeeds
     if step is Step.CONVERT:
         job.progress = 0.0
     return step
@@ -306,7 +312,7 @@ def sweep_stuck_jobs(
             )
             session.commit()
             if result.rowcount == 1:
-                swept.append((job_id, _STATE_STEP[state]))
+                swept.append((job_id, STATE_STEP[state]))
     for job_id, step in swept:
         log.warning("job %s: stuck without progress, re-enqueued from %s", job_id, step)
         enqueue(job_id, step)
