@@ -21,6 +21,7 @@ from dramatiq.middleware import (
     ShutdownNotifications,
     TimeLimit,
 )
+from sqlalchemy.exc import OperationalError
 
 from actors import chain
 from actors.dispatcher import Dispatcher
@@ -82,6 +83,15 @@ def setup_broker(settings: Settings, runtime: Runtime | None = None) -> dramatiq
     return broker
 
 
+# Extra retries for a database that is away: not the job's fault, and nothing can be recorded
+# until it is back (with the default backoff cap of 5 minutes, they span well over an hour).
+DATABASE_EXTRA_RETRIES = 20
+
+
 def _retry_when(max_retries: int, retries: int, exception: BaseException) -> bool:
     # Permanent errors (bad input, refused address) never succeed on a later attempt.
-    return not getattr(exception, "permanent", False) and retries < max_retries
+    if getattr(exception, "permanent", False):
+        return False
+    if isinstance(exception, OperationalError):
+        return retries < max_retries + DATABASE_EXTRA_RETRIES
+    return retries < max_retries

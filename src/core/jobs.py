@@ -65,8 +65,18 @@ class Claim:
         return self.token is not None
 
 
-def claim(session: Session, job_id: str, step: Step, lease_seconds: float) -> Claim:
-    """Take the lease for `step` on the job and commit; see the module docstring."""
+def claim(
+    session: Session,
+    job_id: str,
+    step: Step,
+    lease_seconds: float,
+    resume_token: int | None = None,
+) -> Claim:
+    """Take the lease for `step` on the job and commit; see the module docstring.
+
+    `resume_token`: a lease of this step that an earlier delivery of the same message held and
+    could not give back (the database was away); it is taken over at once, not waited out.
+    """
     now = utcnow()
     cutoff = now - dt.timedelta(seconds=lease_seconds)
     state = STEP_STATE[step]
@@ -76,18 +86,21 @@ def claim(session: Session, job_id: str, step: Step, lease_seconds: float) -> Cl
         # A delivered message was published, whoever sent it (see core.outbox).
         "enqueued_at": func.coalesce(Job.enqueued_at, now),
     }
+    takeover = Job.updated_at < cutoff
+    if resume_token is not None:
+        takeover = or_(takeover, Job.attempts == resume_token)
     if step is Step.CONVERT:
         # A fresh claim of a queued job, or a takeover from a worker that stopped heart-beating.
         where = or_(
             Job.state == JobState.QUEUED.value,
-            (Job.state == state.value) & (Job.updated_at < cutoff),
+            (Job.state == state.value) & takeover,
         )
         values.update(
             state=state.value, progress=0.0, started_at=func.coalesce(Job.started_at, now)
         )
     else:
         # `advance` resets attempts to 0 when it hands the job to this step.
-        where = (Job.state == state.value) & ((Job.attempts == 0) | (Job.updated_at < cutoff))
+        where = (Job.state == state.value) & ((Job.attempts == 0) | takeover)
     result = session.execute(
         update(Job).where(Job.id == job_id, where).values(**values),
         execution_options={"synchronize_session": False},
