@@ -193,6 +193,21 @@ class Rig:
             time.sleep(0.2)
         return time.monotonic() - start
 
+    def assert_done_once(self, ids, what: str, timeout: float = 60) -> None:
+        """Wait until every job is done, then check one MP3 and one e-mail each."""
+        from blobs import blobs_of
+        from core.storage import open_store
+
+        self.wait(lambda: all(job.state == "done" for job in self.jobs(ids).values()), 60, what)
+        self.wait(lambda: all(self.mailbox.for_job(i) for i in ids), 30, "every e-mail")
+        store = open_store(self.settings.storage_url)
+        try:
+            for job_id in ids:
+                assert len(blobs_of(store, "mp3s", job_id)) == 1
+                assert len(self.mailbox.for_job(job_id)) == 1
+        finally:
+            store.close()
+
     def close(self, delete_queues) -> None:
         for handle in self.workers:
             handle.stop(timeout_ms=10_000)
