@@ -30,6 +30,7 @@ from actors.middleware import (
     WorkerMetrics,
     WorkerResources,
     install_job_id_in_log_records,
+    install_quiet_expected_failures,
 )
 from actors.runtime import Runtime
 from actors.sweeper import Sweeper
@@ -41,6 +42,7 @@ def setup_broker(settings: Settings, runtime: Runtime | None = None) -> dramatiq
     """Return the broker for `settings.broker_url` with the actors declared; make it current."""
     runtime = runtime or Runtime(settings)
     install_job_id_in_log_records()
+    install_quiet_expected_failures()
 
     def enqueue(job_id: str, step: Step) -> None:
         chain.enqueue_pipeline(job_id, step, broker)

@@ -13,7 +13,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from actors.errors import describe_error
+from actors.errors import SERVICE_AWAY, describe_error
 from actors.notify import resend_email
 from actors.runtime import Runtime
 from core import outbox
@@ -41,8 +41,12 @@ class Dispatcher(threading.Thread):
             except Exception as error:
                 # A service is still away: say so once, not every round.
                 if not self._failing:
-                    reason = describe_error(error)
-                    log.warning("dispatcher: will retry: %s (%s)", reason, type(error).__name__)
+                    log.warning(
+                        "dispatcher: will retry: %s (%s)",
+                        describe_error(error),
+                        type(error).__name__,
+                        exc_info=not isinstance(error, SERVICE_AWAY),
+                    )
                 self._failing = True
             else:
                 self._failing = False

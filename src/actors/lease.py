@@ -56,6 +56,7 @@ class Lease:
         self._last_ok = self._last_beat
         self._progress: float | None = None
         self._lost = False
+        self._beating = True
 
     # -- while the step works ----------------------------------------------------------------
 
@@ -78,9 +79,12 @@ class Lease:
             # another worker may take the job over once the lease has expired.
             if now - self._last_ok > self.lease_seconds * 0.6:
                 raise
-            log.warning("job %s: heartbeat failed; the database may be down", self.job_id)
+            if self._beating:  # one line per outage, not one per second
+                log.warning("job %s: heartbeat failed; the database may be down", self.job_id)
+            self._beating = False
             return False
         self._last_ok = now
+        self._beating = True
         self._lost = not held
         return self._lost
 

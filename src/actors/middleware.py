@@ -14,7 +14,7 @@ from dramatiq.middleware import CurrentMessage, Middleware
 
 from actors import metrics
 from actors.dispatcher import Dispatcher
-from actors.errors import describe_error
+from actors.errors import SERVICE_AWAY, describe_error
 from actors.lease import LEASE_OPTION
 from actors.runtime import Runtime
 from actors.sweeper import Sweeper
@@ -136,3 +136,24 @@ def install_job_id_in_log_records() -> None:
 
     factory.vid2mp3_job_id = True
     logging.setLogRecordFactory(factory)
+
+
+class _QuietExpectedFailures(logging.Filter):
+    """Drop Dramatiq's traceback for a step that failed because a service is away (not DEBUG)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, SERVICE_AWAY) or logging.getLogger().isEnabledFor(
+            logging.DEBUG
+        )
+
+
+def install_quiet_expected_failures() -> None:
+    """Keep a database, store or mail outage from filling the worker log with tracebacks.
+
+    The step runner logs one line per failure with the job id; Dramatiq's worker would add the
+    traceback of every attempt. Unexpected errors keep theirs.
+    """
+    worker_log = logging.getLogger("dramatiq.worker.WorkerThread")
+    if not any(isinstance(f, _QuietExpectedFailures) for f in worker_log.filters):
+        worker_log.addFilter(_QuietExpectedFailures())
