@@ -97,12 +97,7 @@ class RunServices:
         if self._mongo_dir:
             shutil.rmtree(self._mongo_dir, ignore_errors=True)
         if self._database:
-            import sqlalchemy
-
-            engine = sqlalchemy.create_engine(MYSQL_ADMIN_URL)
-            with engine.begin() as connection:
-                connection.exec_driver_sql(f"DROP DATABASE IF EXISTS `{self._database}`")
-            engine.dispose()
+            drop_mysql_database(f"{MYSQL_ADMIN_URL}/{self._database}")
 
     def _publish(self, name: str, starter) -> None:
         try:
@@ -111,16 +106,8 @@ class RunServices:
             os.environ[_ENV_PREFIX + name + "_ERROR"] = f"{type(error).__name__}: {error}"
 
     def _create_mysql_database(self) -> str:
-        import sqlalchemy
-        from alembic import command
-
-        self._database = f"vid2mp3_test_{uuid.uuid4().hex[:10]}"
-        admin = sqlalchemy.create_engine(MYSQL_ADMIN_URL, connect_args={"connect_timeout": 5})
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f"CREATE DATABASE `{self._database}` CHARACTER SET utf8mb4")
-        admin.dispose()
-        url = f"{MYSQL_ADMIN_URL}/{self._database}"
-        command.upgrade(alembic_config(url), "head")
+        url = create_mysql_database()
+        self._database = url.rsplit("/", 1)[1]
         return url
 
     def _start_mongo(self) -> str:
@@ -137,6 +124,45 @@ class RunServices:
         )
         wait_for_port(port)
         return f"mongodb://127.0.0.1:{port}"
+
+
+def create_mysql_database() -> str:
+    """Create a MariaDB database of one's own, migrated to head; return its URL."""
+    import sqlalchemy
+    from alembic import command
+
+    name = f"vid2mp3_test_{uuid.uuid4().hex[:10]}"
+    admin = sqlalchemy.create_engine(MYSQL_ADMIN_URL, connect_args={"connect_timeout": 5})
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    admin.dispose()
+    url = f"{MYSQL_ADMIN_URL}/{name}"
+    command.upgrade(alembic_config(url), "head")
+    return url
+
+
+def drop_mysql_database(url: str) -> None:
+    """Drop the database `create_mysql_database` made."""
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(MYSQL_ADMIN_URL)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f"DROP DATABASE IF EXISTS `{url.rsplit('/', 1)[1]}`")
+    engine.dispose()
+
+
+def delete_rabbitmq_queues(url: str, names: list[str]) -> None:
+    """Delete a test's private queues (with Dramatiq's delay and dead-letter queues)."""
+    import pika
+
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        channel = connection.channel()
+        for name in names:
+            for queue in (name, f"{name}.DQ", f"{name}.XQ"):
+                channel.queue_delete(queue)
+    finally:
+        connection.close()
 
 
 def service_url(name: str, what: str) -> str:

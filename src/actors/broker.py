@@ -21,28 +21,38 @@ from dramatiq.middleware import (
     ShutdownNotifications,
     TimeLimit,
 )
+from sqlalchemy.exc import OperationalError
 
 from actors import chain
+from actors.dispatcher import Dispatcher
 from actors.middleware import (
     RecordExhaustedJobs,
     WorkerMetrics,
     WorkerResources,
     install_job_id_in_log_records,
+    install_quiet_expected_failures,
 )
 from actors.runtime import Runtime
 from actors.sweeper import Sweeper
 from core.settings import Settings
+from core.states import Step
 
 
 def setup_broker(settings: Settings, runtime: Runtime | None = None) -> dramatiq.Broker:
     """Return the broker for `settings.broker_url` with the actors declared; make it current."""
     runtime = runtime or Runtime(settings)
     install_job_id_in_log_records()
-    sweeper = Sweeper(runtime, lambda job_id, step: chain.enqueue_pipeline(job_id, step, broker))
+    install_quiet_expected_failures()
+
+    def enqueue(job_id: str, step: Step) -> None:
+        chain.enqueue_pipeline(job_id, step, broker)
+
+    sweeper = Sweeper(runtime, enqueue)
+    dispatcher = Dispatcher(runtime, enqueue)
     middleware = [
         # First, so that every other hook (Retries' log lines included) sees the message.
         CurrentMessage(),
-        WorkerResources(runtime, sweeper),
+        WorkerResources(runtime, sweeper, dispatcher),
         AgeLimit(),
         TimeLimit(),
         ShutdownNotifications(),
@@ -75,6 +85,15 @@ def setup_broker(settings: Settings, runtime: Runtime | None = None) -> dramatiq
     return broker
 
 
+# Extra retries for a database that is away: not the job's fault, and nothing can be recorded
+# until it is back (with the default backoff cap of 5 minutes, they span well over an hour).
+DATABASE_EXTRA_RETRIES = 20
+
+
 def _retry_when(max_retries: int, retries: int, exception: BaseException) -> bool:
     # Permanent errors (bad input, refused address) never succeed on a later attempt.
-    return not getattr(exception, "permanent", False) and retries < max_retries
+    if getattr(exception, "permanent", False):
+        return False
+    if isinstance(exception, OperationalError):
+        return retries < max_retries + DATABASE_EXTRA_RETRIES
+    return retries < max_retries

@@ -1,4 +1,4 @@
-"""Name how a step ends badly: `StepFailed` for good, and the reason a user reads for any error."""
+"""Name how a step ends badly: `StepFailed` for good, the reason a user reads, a service away."""
 
 from __future__ import annotations
 
@@ -7,11 +7,14 @@ from typing import Any
 import dramatiq
 from dramatiq.middleware import TimeLimitExceeded
 from dramatiq.middleware.shutdown import Shutdown
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from conversion import ConversionError
 from core.mail import NotifyError
 from core.storage import StorageError
+
+# A backing service that is away: worth one log line naming it, never a traceback.
+SERVICE_AWAY = (OperationalError, StorageError, NotifyError, dramatiq.errors.ConnectionError)
 
 
 class StepFailed(Exception):
@@ -33,6 +36,8 @@ def describe_error(error: BaseException) -> str:
         return "The file store was unavailable."
     if isinstance(error, SQLAlchemyError):
         return "The database was unavailable."
+    if isinstance(error, dramatiq.errors.ConnectionError):
+        return "The message broker was unavailable."
     if isinstance(error, TimeLimitExceeded):
         return "The step took too long and was stopped."
     if isinstance(error, Shutdown):

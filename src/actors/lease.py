@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 # The message option that carries the token of the lease this delivery took.
 LEASE_OPTION = "vid2mp3_lease"
+# The message option that carries a lease an earlier delivery could not give back.
+UNRELEASED_OPTION = "vid2mp3_unreleased"
 
 
 class LeaseLost(Exception):
@@ -54,6 +56,7 @@ class Lease:
         self._last_ok = self._last_beat
         self._progress: float | None = None
         self._lost = False
+        self._beating = True
 
     # -- while the step works ----------------------------------------------------------------
 
@@ -76,9 +79,12 @@ class Lease:
             # another worker may take the job over once the lease has expired.
             if now - self._last_ok > self.lease_seconds * 0.6:
                 raise
-            log.warning("job %s: heartbeat failed; the database may be down", self.job_id)
+            if self._beating:  # one line per outage, not one per second
+                log.warning("job %s: heartbeat failed; the database may be down", self.job_id)
+            self._beating = False
             return False
         self._last_ok = now
+        self._beating = True
         self._lost = not held
         return self._lost
 
@@ -117,14 +123,26 @@ class Lease:
         )
 
     def release(self, reason: str) -> None:
-        """Give the lease back after a transient error (best effort) before Dramatiq retries."""
+        """Give the lease back after a transient error before Dramatiq retries.
+
+        When the database is away, the token rides on the message instead, so that its retry
+        takes this lease over at once rather than waiting it out as another worker's.
+        """
         try:
             self.session.rollback()
             jobs.release(
                 self.session, self.job_id, self.step, self.token, reason, self.lease_seconds
             )
-        except Exception:
-            log.warning("job %s: could not release the lease", self.job_id, exc_info=True)
+        except SQLAlchemyError as error:
+            self.session.rollback()
+            message = CurrentMessage.get_current_message()
+            if message is not None:
+                message.options[UNRELEASED_OPTION] = self.token
+            log.warning(
+                "job %s: could not release the lease (%s); the retry resumes it",
+                self.job_id,
+                type(getattr(error, "orig", None) or error).__name__,
+            )
 
 
 class _BeatingReader:
@@ -146,10 +164,12 @@ def claim(session: Session, job_id: str, step: Step, lease_seconds: float) -> Le
     just died. The message comes back when the lease would have expired; a live worker will
     have finished by then.
     """
-    outcome = jobs.claim(session, job_id, step, lease_seconds)
+    message = CurrentMessage.get_current_message()
+    resume = message.options.get(UNRELEASED_OPTION) if message is not None else None
+    outcome = jobs.claim(session, job_id, step, lease_seconds, resume_token=resume)
     if outcome.acquired:
-        message = CurrentMessage.get_current_message()
         if message is not None:
+            message.options.pop(UNRELEASED_OPTION, None)
             message.options[LEASE_OPTION] = outcome.token
         log.info("job %s: %s started (attempt %d)", job_id, step, outcome.token)
         return Lease(session, outcome.job, step, outcome.token, lease_seconds)

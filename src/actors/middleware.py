@@ -1,4 +1,4 @@
-"""The worker's Dramatiq middleware: resources and the sweeper, exhausted retries, metrics, log ids.
+"""The worker's Dramatiq middleware: resources and housekeeping threads, failures, metrics, ids.
 
 Per-message context comes from Dramatiq's own `CurrentMessage` middleware (which `setup_broker`
 installs first): the job id in every log record made while a message is processed, and the lease
@@ -13,7 +13,8 @@ import os
 from dramatiq.middleware import CurrentMessage, Middleware
 
 from actors import metrics
-from actors.errors import describe_error
+from actors.dispatcher import Dispatcher
+from actors.errors import SERVICE_AWAY, describe_error
 from actors.lease import LEASE_OPTION
 from actors.runtime import Runtime
 from actors.sweeper import Sweeper
@@ -27,11 +28,12 @@ _STEP_NAMES = frozenset(step.value for step in Step)
 
 
 class WorkerResources(Middleware):
-    """Declare the queues, run the sweeper, and close the runtime's connections at shutdown."""
+    """Declare the queues, run the sweeper and the dispatcher, close connections at shutdown."""
 
-    def __init__(self, runtime: Runtime, sweeper: Sweeper) -> None:
+    def __init__(self, runtime: Runtime, sweeper: Sweeper, dispatcher: Dispatcher) -> None:
         self.runtime = runtime
         self.sweeper = sweeper
+        self.dispatcher = dispatcher
 
     def before_worker_boot(self, broker, worker) -> None:
         # Dramatiq's RabbitMQ consumers of a fresh delay queue race its declaration (a 404 and a
@@ -46,9 +48,11 @@ class WorkerResources(Middleware):
     def after_worker_boot(self, broker, worker) -> None:
         reap_orphans(self.runtime.work_root)
         self.sweeper.start()
+        self.dispatcher.start()
 
     def before_worker_shutdown(self, broker, worker) -> None:
         self.sweeper.stop()
+        self.dispatcher.stop()
 
     def after_worker_shutdown(self, broker, worker) -> None:
         self.runtime.close()
@@ -132,3 +136,24 @@ def install_job_id_in_log_records() -> None:
 
     factory.vid2mp3_job_id = True
     logging.setLogRecordFactory(factory)
+
+
+class _QuietExpectedFailures(logging.Filter):
+    """Drop Dramatiq's traceback for a step that failed because a service is away (not DEBUG)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, SERVICE_AWAY) or logging.getLogger().isEnabledFor(
+            logging.DEBUG
+        )
+
+
+def install_quiet_expected_failures() -> None:
+    """Keep a database, store or mail outage from filling the worker log with tracebacks.
+
+    The step runner logs one line per failure with the job id; Dramatiq's worker would add the
+    traceback of every attempt. Unexpected errors keep theirs.
+    """
+    worker_log = logging.getLogger("dramatiq.worker.WorkerThread")
+    if not any(isinstance(f, _QuietExpectedFailures) for f in worker_log.filters):
+        worker_log.addFilter(_QuietExpectedFailures())

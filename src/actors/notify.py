@@ -4,17 +4,23 @@ The e-mail is recorded as sent right after the send, so a redelivery (a webhook 
 is retried) sends no second one; only a crash in that instant could repeat it, and the fixed
 Message-ID lets mail clients drop the duplicate. A notification that fails for good (a refused
 address, a webhook answering 4xx) never fails the job: it ends done, the reason saying what
-could not be notified. Transient failures raise, and Dramatiq retries the step.
+could not be notified. A webhook's transient failure raises, and Dramatiq retries the step.
+
+An e-mail the mail server cannot take now does not hold the job back: the job ends done with
+its e-mail pending (`email_due_at`), and the worker's dispatcher calls `resend_email` when it is
+due, with a growing delay, for NOTIFY_RETRY_HOURS (see core.outbox for "never twice").
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
 
 from actors.convert import mp3_name
 from actors.lease import Lease
 from actors.runtime import Runtime
+from core import outbox
 from core.mail import NotifyError, build_message, post_webhook, send_mail, webhook_secret
 from core.models import Job, utcnow
 from core.states import JobState
@@ -32,7 +38,11 @@ def notify(rt: Runtime, lease: Lease) -> dict[str, Any]:
         try:
             _send_email(rt, job, url)
         except NotifyError as error:
-            errors.append(error)
+            if error.permanent:
+                errors.append(error)
+            else:
+                delay = rt.settings.retry_min_backoff_ms / 1000
+                values["email_due_at"] = utcnow() + dt.timedelta(seconds=delay)
         else:
             values["notified_at"] = utcnow()
             if job.webhook_url:
@@ -49,6 +59,29 @@ def notify(rt: Runtime, lease: Lease) -> dict[str, Any]:
     if errors:
         values["reason"] = "Notification failed: " + "; ".join(str(e) for e in errors) + "."
     return values
+
+
+def resend_email(rt: Runtime, job_id: str, due_at: dt.datetime) -> None:
+    """Try a done job's pending e-mail once, if no other sender took it; record the outcome."""
+    with rt.sessions() as session:
+        job = outbox.take_email(session, job_id, due_at)
+        if job is None:
+            return
+        try:
+            _send_email(rt, job, rt.download_url(job.id))
+        except NotifyError as error:
+            if error.permanent or outbox.email_window_over(job, rt.settings.notify_retry_hours):
+                outbox.email_given_up(session, job_id, f"Notification failed: {error}.")
+                log.warning("job %s: e-mail given up: %s", job_id, error)
+                return
+            delay = outbox.retry_delay(
+                outbox.elapsed_since_finished(job),
+                rt.settings.retry_min_backoff_ms / 1000,
+                rt.settings.retry_max_backoff_ms / 1000,
+            )
+            outbox.email_retry_later(session, job_id, delay)
+            return
+        outbox.email_sent(session, job_id)
 
 
 def _send_email(rt: Runtime, job: Job, url: str) -> None:

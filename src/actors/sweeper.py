@@ -11,6 +11,7 @@ import logging
 import threading
 from collections.abc import Callable
 
+from actors.errors import describe_error
 from actors.runtime import Runtime
 from actors.workdir import reap_orphans
 from core import throttle
@@ -34,9 +35,11 @@ class Sweeper(threading.Thread):
         while not self._stop_event.wait(self.interval):
             try:
                 self.sweep()
-            except Exception:
+            except Exception as error:
                 # The database or broker may be down for a while; the next round tries again.
-                log.warning("sweeper: this round failed; retrying later", exc_info=True)
+                log.warning(
+                    "sweeper: this round failed (%s); retrying later", describe_error(error)
+                )
 
     def sweep(self) -> None:
         """Run one round of housekeeping."""

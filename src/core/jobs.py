@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.job_blobs import mp3_blobs, video_blobs
 from core.models import Job, utcnow
-from core.states import STEP_STATE, InvalidTransition, JobState, Step, check_transition
+from core.states import STATE_STEP, STEP_STATE, InvalidTransition, JobState, Step, check_transition
 from core.storage import BlobStore, StorageError
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,6 @@ Enqueue = Callable[[str, Step], None]
 
 _NEXT = {Step.CONVERT: JobState.STORING, Step.STORE: JobState.NOTIFYING, Step.NOTIFY: JobState.DONE}
 _ACTIVE = (JobState.QUEUED, JobState.CONVERTING, JobState.STORING, JobState.NOTIFYING)
-_STATE_STEP = {JobState.QUEUED: Step.CONVERT, **{state: step for step, state in STEP_STATE.items()}}
 
 
 def lease_seconds_for(stuck_job_seconds: float) -> float:
@@ -67,24 +66,42 @@ class Claim:
         return self.token is not None
 
 
-def claim(session: Session, job_id: str, step: Step, lease_seconds: float) -> Claim:
-    """Take the lease for `step` on the job and commit; see the module docstring."""
+def claim(
+    session: Session,
+    job_id: str,
+    step: Step,
+    lease_seconds: float,
+    resume_token: int | None = None,
+) -> Claim:
+    """Take the lease for `step` on the job and commit; see the module docstring.
+
+    `resume_token`: a lease of this step that an earlier delivery of the same message held and
+    could not give back (the database was away); it is taken over at once, not waited out.
+    """
     now = utcnow()
     cutoff = now - dt.timedelta(seconds=lease_seconds)
     state = STEP_STATE[step]
-    values: dict[str, Any] = {"attempts": Job.attempts + 1, "updated_at": now}
+    values: dict[str, Any] = {
+        "attempts": Job.attempts + 1,
+        "updated_at": now,
+        # A delivered message was published, whoever sent it (see core.outbox).
+        "enqueued_at": func.coalesce(Job.enqueued_at, now),
+    }
+    takeover = Job.updated_at < cutoff
+    if resume_token is not None:
+        takeover = or_(takeover, Job.attempts == resume_token)
     if step is Step.CONVERT:
         # A fresh claim of a queued job, or a takeover from a worker that stopped heart-beating.
         where = or_(
             Job.state == JobState.QUEUED.value,
-            (Job.state == state.value) & (Job.updated_at < cutoff),
+            (Job.state == state.value) & takeover,
         )
         values.update(
             state=state.value, progress=0.0, started_at=func.coalesce(Job.started_at, now)
         )
     else:
         # `advance` resets attempts to 0 when it hands the job to this step.
-        where = (Job.state == state.value) & ((Job.attempts == 0) | (Job.updated_at < cutoff))
+        where = (Job.state == state.value) & ((Job.attempts == 0) | takeover)
     result = session.execute(
         update(Job).where(Job.id == job_id, where).values(**values),
         execution_options={"synchronize_session": False},
@@ -243,7 +260,8 @@ def cancel_job(session: Session, store: BlobStore, job: Job) -> bool:
 def retry_job(session: Session, job: Job) -> Step:
     """Put a failed job back to the state of the step that failed and return that step.
 
-    The caller commits, then calls `enqueue(job.id, step)`. Raises InvalidTransition for a job
+    The caller commits, then calls `enqueue(job.id, step)` (the dispatcher sends it if that
+    fails; see core.outbox). Raises InvalidTransition for a job
     that is not failed (the web app answers 409).
     """
     if job.job_state is not JobState.FAILED:
@@ -259,6 +277,7 @@ def retry_job(session: Session, job: Job) -> Step:
     job.reason = None
     job.attempts = 0
     job.finished_at = None
+    job.enqueued_at = None  # owed to the broker until the caller's publish succeeds
     if step is Step.CONVERT:
         job.progress = 0.0
     return step
@@ -307,7 +326,7 @@ def sweep_stuck_jobs(
             )
             session.commit()
             if result.rowcount == 1:
-                swept.append((job_id, _STATE_STEP[state]))
+                swept.append((job_id, STATE_STEP[state]))
     for job_id, step in swept:
         log.warning("job %s: stuck without progress, re-enqueued from %s", job_id, step)
         enqueue(job_id, step)

@@ -44,3 +44,8 @@ def configure_logging(settings: Settings, *, keep_handlers: bool = False) -> Non
         for handler in root.handlers:
             handler.setFormatter(JsonFormatter())
     root.setLevel(settings.log_level)
+    # pika logs every failed connection attempt with a traceback; its callers (Dramatiq, the
+    # upload, the dispatcher) already say in one line what failed. Shown at DEBUG.
+    logging.getLogger("pika").setLevel(
+        logging.DEBUG if settings.log_level == "DEBUG" else logging.CRITICAL
+    )

@@ -83,6 +83,7 @@ class Job(Base):
     __table_args__ = (
         Index("ix_jobs_user_created", "user_id", "created_at"),
         Index("ix_jobs_state_updated", "state", "updated_at"),
+        Index("ix_jobs_email_due", "email_due_at"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_job_id)
@@ -116,6 +117,10 @@ class Job(Base):
     stored_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     notified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # When the job's message reached the broker; NULL while the dispatcher still owes it.
+    enqueued_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # When the owner's e-mail is next tried; NULL when it is sent or no longer tried.
+    email_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="jobs")
 

@@ -57,6 +57,8 @@ class Settings:
     log_format: str
     log_level: str
     web_concurrency: int
+    notify_retry_hours: float = 24.0
+    broker_timeout_seconds: float = 5.0
     # OpenID Connect single sign-on (core.sso); off while OIDC_ISSUER is empty.
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
@@ -114,6 +116,8 @@ class Settings:
                 "LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"), upper=True
             ),
             web_concurrency=env.int("WEB_CONCURRENCY", 2, low=1, high=64),
+            notify_retry_hours=env.float("NOTIFY_RETRY_HOURS", 24.0, low=0.0),
+            broker_timeout_seconds=env.float("BROKER_TIMEOUT", 5.0, low=0.5),
             oidc_issuer=env.url("OIDC_ISSUER", "", ("http", "https")).rstrip("/") or None,
             oidc_client_id=env.str("OIDC_CLIENT_ID", "") or None,
             oidc_client_secret=env.secret("OIDC_CLIENT_SECRET"),

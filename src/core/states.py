@@ -37,6 +37,9 @@ STEP_STATE = {
     Step.NOTIFY: JobState.NOTIFYING,
 }
 
+# The step whose message moves a job on from each unfinished state.
+STATE_STEP = {JobState.QUEUED: Step.CONVERT, **{state: step for step, state in STEP_STATE.items()}}
+
 _ALLOWED = {
     JobState.QUEUED: {JobState.CONVERTING, JobState.FAILED, JobState.CANCELLED},
     JobState.CONVERTING: {

@@ -19,8 +19,8 @@ def build_web_app(settings: Settings, broker=None):
     configure_logging(settings)
     services = build_services(settings)
     atexit.register(services.close)
-    from actors import enqueue_pipeline
     from actors.broker import setup_broker
+    from actors.publisher import BoundedPublisher
 
     broker = broker or setup_broker(settings)
     return create_app(
@@ -28,7 +28,7 @@ def build_web_app(settings: Settings, broker=None):
         services.sessions,
         services.store,
         services.tokens,
-        enqueue=lambda job_id, step: enqueue_pipeline(job_id, step, broker),
+        enqueue=BoundedPublisher(broker, settings.broker_timeout_seconds),
         broker_check=lambda: check_broker(broker),
         schema_revision=head_revision(),
     )

@@ -19,7 +19,7 @@ from web.metrics import MetricsMiddleware, MetricsResource
 from web.resources.account_tokens import AccountTokenResource, AccountTokensResource
 from web.resources.download import DownloadByFileResource, JobMp3Resource, SignedLinkResource
 from web.resources.health import LivenessResource, ReadinessResource
-from web.resources.jobs import JobResource, JobRetryResource, JobsResource
+from web.resources.jobs import JobNotifyResource, JobResource, JobRetryResource, JobsResource
 from web.resources.login import LoginResource, ValidateResource
 from web.resources.oidc import OidcCallbackResource, OidcLoginResource
 from web.resources.upload import UploadResource
@@ -66,6 +66,7 @@ def create_app(
     app.add_route("/jobs", JobsResource(sessions))
     app.add_route("/jobs/{job_id:uuid}", JobResource(sessions, store))
     app.add_route("/jobs/{job_id:uuid}/retry", JobRetryResource(sessions, enqueue))
+    app.add_route("/jobs/{job_id:uuid}/notify", JobNotifyResource(sessions))
     app.add_route("/jobs/{job_id:uuid}/mp3", JobMp3Resource(sessions, store))
     app.add_route("/jobs/{job_id:uuid}/waveform", JobWaveformResource(sessions, store))
     app.add_route("/download", DownloadByFileResource(sessions, store))

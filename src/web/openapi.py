@@ -313,6 +313,16 @@ _PATHS = {
             errors=(404, 409, 503),
         ),
     },
+    "/jobs/{job_id}/notify": {
+        "parameters": [_JOB_ID],
+        "post": _operation(
+            "notifyJob",
+            "Send a done job's e-mail again when it was given up (never twice)",
+            "jobs",
+            {"202": _json(schema_ref("Job"), "The job, its e-mail pending again.")},
+            errors=(404, 409, 503),
+        ),
+    },
     "/jobs/{job_id}/mp3": {
         "parameters": [_JOB_ID],
         **_mp3_operations("getJobMp3", "The job's MP3", parameters=_MP3_PARAMS),

@@ -142,6 +142,13 @@ SCHEMAS = {
             "started_at": TIMESTAMP,
             "finished_at": TIMESTAMP,
             "notified_at": TIMESTAMP,
+            "email": nullable(
+                {
+                    "type": "string",
+                    "enum": ["sent", "pending", "failed", None],
+                    "description": "Where the owner's e-mail is; null while the job runs.",
+                }
+            ),
             "links": {
                 "type": "object",
                 "required": ["self"],

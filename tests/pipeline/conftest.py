@@ -22,10 +22,11 @@ from dramatiq.middleware import Middleware
 
 from conversion.ffmpeg import ffmpeg_exe
 from core.db import session_scope
-from core.models import Job
+from core.models import Job, utcnow
 from core.settings import Settings
 from core.storage import open_store
 from smtpbox import Mailbox, running_mailbox
+from testservices import delete_rabbitmq_queues
 
 FFMPEG = ffmpeg_exe()
 
@@ -212,6 +213,8 @@ def _submit(sessions, store, user_id: int, path: Path, enqueue: bool = True, **f
                 video_blob_id=job_id,
                 video_size=info.size,
                 options=fields.pop("options", {}),
+                # Published below (or held back on purpose): no dispatcher sends it.
+                enqueued_at=utcnow(),
                 **fields,
             )
         )
@@ -320,19 +323,6 @@ def files_under(root: Path) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
 
 
-def _delete_rabbitmq_queues(url: str, names: list[str]) -> None:
-    import pika
-
-    connection = pika.BlockingConnection(pika.URLParameters(url))
-    try:
-        channel = connection.channel()
-        for name in names:
-            for queue in (name, f"{name}.DQ", f"{name}.XQ"):
-                channel.queue_delete(queue)
-    finally:
-        connection.close()
-
-
 def _delete_redis_queues(url: str, names: list[str]) -> None:
     import redis
 
@@ -348,7 +338,7 @@ def _delete_redis_queues(url: str, names: list[str]) -> None:
 @pytest.fixture
 def delete_queues() -> dict[str, Callable[[str, list[str]], None]]:
     """Return the functions that delete a test's private queues, by broker."""
-    return {"rabbitmq": _delete_rabbitmq_queues, "redis": _delete_redis_queues}
+    return {"rabbitmq": delete_rabbitmq_queues, "redis": _delete_redis_queues}
 
 
 class Tally(Middleware):

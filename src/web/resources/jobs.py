@@ -1,20 +1,27 @@
-"""List and show the caller's jobs; admins see everyone's. Another user's job is a 404."""
+"""List and show the caller's jobs; admins see everyone's. Another user's job is a 404.
+
+Also hands a committed job to the pipeline (`hand_over`) for the upload and the retry, and asks
+for a job's e-mail again.
+"""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 
 import falcon
 from sqlalchemy import func, select
 
-from core import jobs
+from core import jobs, outbox
 from core.db import session_scope
 from core.models import Job
-from core.states import InvalidTransition
+from core.states import InvalidTransition, Step
 from core.storage import BlobStore
 from web.auth import Principal
 from web.errors import Problem, not_found
+
+log = logging.getLogger(__name__)
 
 MAX_PAGE = 100
 # Past any real count of jobs, and small enough for every database's OFFSET.
@@ -58,6 +65,7 @@ def job_json(job: Job) -> dict:
         "started_at": _iso(job.started_at),
         "finished_at": _iso(job.finished_at),
         "notified_at": _iso(job.notified_at),
+        "email": outbox.email_state(job),
         "links": links,
     }
 
@@ -131,9 +139,50 @@ class JobRetryResource:
             except InvalidTransition as error:
                 raise Problem(falcon.HTTP_409, str(error)) from None
         # After the commit, as for an upload: a worker must find the row changed.
-        self._enqueue(job.id, step)
+        hand_over(self._sessions, self._enqueue, job.id, step)
         resp.status = falcon.HTTP_202
         resp.media = job_json(job)
+
+
+class JobNotifyResource:
+    """`POST /jobs/{id}/notify`: send a done job's e-mail that was not sent (owner or admin).
+
+    409 when the e-mail was sent, is still pending, or the job is not done: never twice.
+    """
+
+    def __init__(self, sessions) -> None:
+        self._sessions = sessions
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, job_id: uuid.UUID) -> None:
+        with session_scope(self._sessions) as session:
+            job = visible_job(session, req.context.principal, job_id)
+            try:
+                outbox.request_email(session, job)
+            except outbox.EmailNotApplicable as error:
+                raise Problem(falcon.HTTP_409, str(error)) from None
+        resp.status = falcon.HTTP_202
+        resp.media = job_json(job)
+
+
+def hand_over(sessions, enqueue: Callable[..., None], job_id: str, step: Step) -> None:
+    """Publish a committed job's message and mark it sent; if the broker is away (or too slow),
+    leave it to the worker's dispatcher, which sends it as soon as the broker is back.
+    """
+    try:
+        enqueue(job_id, step)
+    except Exception as error:
+        log.warning(
+            "job %s: the broker did not take the message now (%s); the dispatcher sends it",
+            job_id,
+            type(error).__name__,
+        )
+        return
+    try:
+        with session_scope(sessions) as session:
+            outbox.mark_enqueued(session, job_id)
+    except Exception as error:
+        # Harmless: the claim marks it too, and a second message finds nothing to do.
+        log.warning("job %s: could not mark the message sent (%s)", job_id, type(error).__name__)
 
 
 def _int_param(req: falcon.Request, name: str, default: int, low: int, high: int | None) -> int:

@@ -8,7 +8,6 @@ MP3 carries it as its picture.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import re
 import unicodedata
 from collections.abc import Callable
@@ -26,10 +25,8 @@ from core.settings import Settings
 from core.states import JobState, Step
 from core.storage import BlobStore, BlobTooLarge
 from web.errors import Problem
-from web.resources.jobs import job_json
+from web.resources.jobs import hand_over, job_json
 from web.sniff import SNIFF_BYTES, sniff_container
-
-log = logging.getLogger(__name__)
 
 # Form fields next to `file` that belong to the job rather than to the conversion options.
 _JOB_FIELDS = ("webhook_url", "keep_video")
@@ -95,7 +92,7 @@ class UploadResource:
             # Nothing half-done survives a refused or broken upload.
             self._discard(job_id)
             raise
-        self._enqueue_safely(job_id)
+        hand_over(self._sessions, self._enqueue, job_id, Step.CONVERT)
         resp.status = falcon.HTTP_202
         resp.location = f"/jobs/{job_id}"
         resp.media = job_json(job)
@@ -196,13 +193,6 @@ class UploadResource:
         """Delete what a refused or broken upload stored: the video and the cover image."""
         for bucket, blob_id in video_blobs(job_id):
             self._store.delete(bucket, blob_id)
-
-    def _enqueue_safely(self, job_id: str) -> None:
-        # The job row is committed: if the broker is down now, the sweeper enqueues it later.
-        try:
-            self._enqueue(job_id, Step.CONVERT)
-        except Exception:
-            log.warning("job %s: enqueue failed; the sweeper will retry it", job_id, exc_info=True)
 
 
 class _Prefixed:
