@@ -23,6 +23,7 @@ from dramatiq.middleware import (
 )
 
 from actors import chain
+from actors.heartbeat import WorkerHeartbeat
 from actors.middleware import (
     RecordExhaustedJobs,
     WorkerMetrics,
@@ -43,6 +44,7 @@ def setup_broker(settings: Settings, runtime: Runtime | None = None) -> dramatiq
         # First, so that every other hook (Retries' log lines included) sees the message.
         CurrentMessage(),
         WorkerResources(runtime, sweeper),
+        WorkerHeartbeat(runtime),
         AgeLimit(),
         TimeLimit(),
         ShutdownNotifications(),

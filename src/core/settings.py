@@ -57,6 +57,8 @@ class Settings:
     log_format: str
     log_level: str
     web_concurrency: int
+    # A worker whose heartbeat is older than this shows as gone on /admin.
+    worker_gone_seconds: float = 60.0
     # OpenID Connect single sign-on (core.sso); off while OIDC_ISSUER is empty.
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
@@ -113,6 +115,7 @@ class Settings:
                 "LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"), upper=True
             ),
             web_concurrency=env.int("WEB_CONCURRENCY", 2, low=1, high=64),
+            worker_gone_seconds=env.float("WORKER_GONE_SECONDS", 60.0, low=1.0),
             oidc_issuer=env.url("OIDC_ISSUER", "", ("http", "https")).rstrip("/") or None,
             oidc_client_id=env.str("OIDC_CLIENT_ID", "") or None,
             oidc_client_secret=env.secret("OIDC_CLIENT_SECRET"),
