@@ -6,10 +6,10 @@ import falcon.inspect
 import pytest
 
 from admin.conftest import bearer
+from cookies import Browser
 from core import access_tokens
 from core.db import session_scope
 from core.models import User
-from cookies import Browser
 from testservices import TEST_PASSWORD
 
 SAMPLE = {"job_id": "0" * 32, "action": "retry", "queue": "video"}
