@@ -13,6 +13,7 @@ import os
 import threading
 import uuid
 
+from dramatiq.common import q_name
 from dramatiq.middleware import Middleware
 
 from actors.runtime import Runtime
@@ -38,10 +39,11 @@ class WorkerHeartbeat(Middleware):
         self._id = ""
 
     def before_worker_boot(self, broker, worker) -> None:
+        queues = worker.consumer_whitelist or broker.get_declared_queues()
         self._static = {
             "host": HOST,
             "pid": os.getpid(),
-            "queues": ",".join(sorted(worker.queues or broker.get_declared_queues())),
+            "queues": ",".join(sorted({q_name(q) for q in queues})),
             "threads": worker.worker_threads,
         }
         self._id = f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"

@@ -52,10 +52,18 @@ def client(services, broker, enqueued):
     return falcon.testing.TestClient(app)
 
 
-def bearer(client, user) -> dict:
-    result = client.simulate_post("/login", json={"email": user.email, "password": TEST_PASSWORD})
-    assert result.status_code == 200, result.text
-    return {"Authorization": f"Bearer {result.json['access_token']}"}
+@pytest.fixture
+def bearer(client):
+    """Return bearer(user) -> headers with a token from the user's password login."""
+
+    def login(user) -> dict:
+        result = client.simulate_post(
+            "/login", json={"email": user.email, "password": TEST_PASSWORD}
+        )
+        assert result.status_code == 200, result.text
+        return {"Authorization": f"Bearer {result.json['access_token']}"}
+
+    return login
 
 
 @pytest.fixture
@@ -64,8 +72,8 @@ def admin(make_user):
 
 
 @pytest.fixture
-def admin_auth(client, admin):
-    return bearer(client, admin)
+def admin_auth(bearer, admin):
+    return bearer(admin)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import falcon.inspect
 import pytest
 
-from admin.conftest import bearer
 from cookies import Browser
 from core import access_tokens
 from core.db import session_scope
@@ -38,8 +37,8 @@ def test_the_routes_are_found(client):
     assert len(routes) >= 18
 
 
-def test_a_user_gets_404_everywhere_with_a_token(client, make_user):
-    headers = bearer(client, make_user())
+def test_a_user_gets_404_everywhere_with_a_token(client, bearer, make_user):
+    headers = bearer(make_user())
     for method, path in admin_routes(client.app):
         result = client.simulate_request(method, path, headers=headers)
         assert result.status_code == 404, (method, path, result.status)
