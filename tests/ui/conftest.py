@@ -52,7 +52,13 @@ class Service:
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory):
+def service_env() -> dict[str, str]:
+    """Extra environment for the module's service (a test module may override this fixture)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory, service_env):
     """Run `vid2mp3 run` on a free port for the module's tests."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -67,6 +73,7 @@ def service(tmp_path_factory):
     }
     for name in ("DATABASE_URL", "STORAGE_URL", "BROKER_URL", "SMTP_URL", "JWT_SECRET"):
         env.pop(name, None)
+    env.update(service_env)
     process = subprocess.Popen(
         [VID2MP3, "run", "--port", str(port)],
         env=env,
@@ -138,3 +145,15 @@ def sign_in(page, email: str, password: str = PASSWORD) -> None:
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("link", name="Jobs").wait_for()
+
+
+def axe_violations(page) -> list[str]:
+    """Run axe-core on the page; return its serious and critical violations."""
+    page.add_script_tag(path=str(AXE))
+    results = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [
+        f"{item['id']} ({item['impact']}): {item['help']} at {node['target']}"
+        for item in results["violations"]
+        if item["impact"] in ("serious", "critical")
+        for node in item["nodes"]
+    ]
