@@ -50,7 +50,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_workers_last_seen_at", "workers", ["last_seen_at"], unique=False)
-    op.create_index("ix_jobs_finished", "jobs", ["finished_at"], unique=False)
+    op.create_index("ix_jobs_finished", "jobs", ["finished_at", "state"], unique=False)
 
 
 def downgrade() -> None:

@@ -84,7 +84,7 @@ class Job(Base):
         Index("ix_jobs_user_created", "user_id", "created_at"),
         Index("ix_jobs_state_updated", "state", "updated_at"),
         # The admin overview counts jobs finished in the last hour and day.
-        Index("ix_jobs_finished", "finished_at"),
+        Index("ix_jobs_finished", "finished_at", "state"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_job_id)

@@ -14,7 +14,7 @@ import falcon
 
 from core.states import JobState
 from web.admin.filters import PAGE_SIZES, SORTS, JobFilter
-from web.admin.service import AdminService
+from web.admin.service import MEDIAN_SAMPLE, AdminService
 from web.auth import AuthMiddleware, Principal
 from web.errors import not_found
 from web.ui.viewer import Viewer
@@ -87,7 +87,13 @@ class OverviewPage:
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         principal = self._admin.require(req)
         self._admin.page(
-            req, resp, principal, "overview", "admin/overview.html", o=self._service.overview()
+            req,
+            resp,
+            principal,
+            "overview",
+            "admin/overview.html",
+            o=self._service.overview(),
+            sample=MEDIAN_SAMPLE,
         )
 
 
