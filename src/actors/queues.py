@@ -10,10 +10,11 @@ in-process stub broker (its queues and dead-letter lists). Every queue comes wit
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 
 import dramatiq
+import pika
 from dramatiq.common import dq_name, q_name, xq_name
+from pika.exceptions import ChannelClosedByBroker
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,22 +56,26 @@ class QueueAdmin:
     # -- RabbitMQ ------------------------------------------------------------------------------
 
     def _rabbitmq_channel(self):
-        import pika
-
         parameters = self._broker.parameters
         connection = pika.BlockingConnection(parameters)
         return connection, connection.channel()
 
-    def _rabbitmq_counts(self, names: list[str]) -> Iterator[tuple[int, int, int]]:
+    def _rabbitmq_counts(self, names: list[str]) -> list[tuple[int, int, int]]:
         connection, channel = self._rabbitmq_channel()
+        counts = []
         try:
-            return [
-                tuple(
-                    channel.queue_declare(queue, passive=True).method.message_count
-                    for queue in (name, dq_name(name), xq_name(name))
-                )
-                for name in names
-            ]
+            for name in names:
+                row = []
+                for queue in (name, dq_name(name), xq_name(name)):
+                    try:
+                        row.append(channel.queue_declare(queue, passive=True).method.message_count)
+                    except ChannelClosedByBroker as error:
+                        # Dramatiq declares a queue on its first message: none there yet.
+                        _raise_unless_missing(error)
+                        row.append(0)
+                        channel = connection.channel()
+                counts.append(tuple(row))
+            return counts
         finally:
             connection.close()
 
@@ -84,6 +89,9 @@ class QueueAdmin:
                     return bodies
                 bodies.append(body)
                 channel.basic_ack(method.delivery_tag)
+        except ChannelClosedByBroker as error:
+            _raise_unless_missing(error)
+            return bodies
         finally:
             connection.close()
 
@@ -124,6 +132,11 @@ class QueueAdmin:
     def _stub_take(self, queue: str) -> list[bytes]:
         letters = self._broker.dead_letters_by_queue.pop(queue, [])
         return [letter.encode() for letter in letters]
+
+
+def _raise_unless_missing(error: ChannelClosedByBroker) -> None:
+    if error.reply_code != 404:
+        raise error
 
 
 def _dead_letter(data: bytes) -> DeadLetter:
