@@ -70,19 +70,23 @@ class AdminViewer:
         self.viewer.page(resp, error.principal, "jobs", "missing.html", status=falcon.HTTP_404)
 
 
-def _see_other(resp: falcon.Response, location: str) -> None:
-    resp.status = falcon.HTTP_303
-    resp.location = location
-
-
-class OverviewPage:
-    """`GET /admin`: jobs by state, throughput, failure rate, median times, queues, workers."""
+class _AdminPage:
+    """An admin page: the UI's sign-in (the middleware leaves it to the page), the service."""
 
     auth_required = False
 
     def __init__(self, service: AdminService, admin: AdminViewer) -> None:
         self._service = service
         self._admin = admin
+
+
+def _see_other(resp: falcon.Response, location: str) -> None:
+    resp.status = falcon.HTTP_303
+    resp.location = location
+
+
+class OverviewPage(_AdminPage):
+    """`GET /admin`: jobs by state, throughput, failure rate, median times, queues, workers."""
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         principal = self._admin.require(req)
@@ -97,14 +101,8 @@ class OverviewPage:
         )
 
 
-class JobsPage:
+class JobsPage(_AdminPage):
     """`GET /admin/jobs`: every user's jobs with filters, sort and pages; bulk retry."""
-
-    auth_required = False
-
-    def __init__(self, service: AdminService, admin: AdminViewer) -> None:
-        self._service = service
-        self._admin = admin
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         principal = self._admin.require(req)
@@ -132,14 +130,8 @@ class JobsPage:
         _see_other(resp, f"/admin/jobs?{query.query_string(page=1)}&done=bulk&n={retried}")
 
 
-class JobPage:
+class JobPage(_AdminPage):
     """`GET /admin/jobs/{id}`: a job, its owner and its timeline; posts retry, cancel, delete."""
-
-    auth_required = False
-
-    def __init__(self, service: AdminService, admin: AdminViewer) -> None:
-        self._service = service
-        self._admin = admin
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, job_id: uuid.UUID) -> None:
         principal = self._admin.require(req)
@@ -162,14 +154,8 @@ class JobPage:
         _see_other(resp, f"{target}?done={action}")
 
 
-class WorkersPage:
+class WorkersPage(_AdminPage):
     """`GET /admin/workers`: every worker process, live or gone after its silence."""
-
-    auth_required = False
-
-    def __init__(self, service: AdminService, admin: AdminViewer) -> None:
-        self._service = service
-        self._admin = admin
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         principal = self._admin.require(req)
@@ -184,14 +170,8 @@ class WorkersPage:
         )
 
 
-class QueueActions:
+class QueueActions(_AdminPage):
     """`POST /admin/queues/{queue}/requeue|purge`: empty a queue's dead letters."""
-
-    auth_required = False
-
-    def __init__(self, service: AdminService, admin: AdminViewer) -> None:
-        self._service = service
-        self._admin = admin
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, queue: str, action: str) -> None:
         self._admin.require(req)
