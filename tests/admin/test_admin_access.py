@@ -63,7 +63,7 @@ def test_a_user_gets_404_everywhere_with_the_browser(client, make_user):
 def test_an_admins_personal_token_has_no_admin_powers(client, admin, sessions):
     with session_scope(sessions) as session:
         user = session.get(User, admin.id)
-        _, token = access_tokens.create_token(session, user, "script", ["read", "upload"])
+        _, token = access_tokens.create_token(session, user, "script", ["read"])
     headers = {"Authorization": f"Bearer {token}"}
     for method, path in admin_routes(client.app):
         if path.startswith("/admin/api"):

@@ -13,15 +13,31 @@ import falcon
 from core.models import JobEvent
 from web.admin.filters import JobFilter
 from web.admin.service import AdminService, JobRow
+from web.auth import AuthMiddleware
 from web.errors import not_found
 from web.resources.jobs import iso, job_json
 
 
-def admin_only(req: falcon.Request, resp, resource, params) -> None:
-    """Answer 404 unless the caller is an admin who logged in with a password."""
-    principal = req.context.principal
+def admin_only(req: falcon.Request, resp, resource: _AdminApi, params) -> None:
+    """Answer 404 unless the caller is an admin who logged in with a password.
+
+    The resources authenticate here rather than in the middleware, so that a personal access
+    token gets the same 404 whatever its scopes.
+    """
+    principal = resource.auth.identify(req)
     if not principal.is_admin or principal.scopes is not None:
         raise not_found("page")
+    req.context.principal = principal
+
+
+class _AdminApi:
+    """An admin API resource: authenticated by `admin_only`, backed by the admin service."""
+
+    auth_required = False
+
+    def __init__(self, service: AdminService, auth: AuthMiddleware) -> None:
+        self._service = service
+        self.auth = auth
 
 
 def row_json(row: JobRow) -> dict:
@@ -52,25 +68,19 @@ def worker_json(worker: dict) -> dict:
 
 
 @falcon.before(admin_only)
-class OverviewApi:
+class OverviewApi(_AdminApi):
     """`GET /admin/api/overview`: jobs by state, throughput, median times, queues, workers."""
-
-    def __init__(self, service: AdminService) -> None:
-        self._service = service
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.media = self._service.overview()
 
 
 @falcon.before(admin_only)
-class JobsApi:
+class JobsApi(_AdminApi):
     """`GET /admin/api/jobs`: every user's jobs, filtered, sorted and paged.
 
     `POST /admin/api/jobs/retry` with the same query retries every failed job that matches.
     """
-
-    def __init__(self, service: AdminService) -> None:
-        self._service = service
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         query = JobFilter.from_request(req)
@@ -88,14 +98,11 @@ class JobsApi:
 
 
 @falcon.before(admin_only)
-class JobApi:
+class JobApi(_AdminApi):
     """`GET /admin/api/jobs/{id}`: a job and its timeline; `DELETE`: remove it for good.
 
     `POST /admin/api/jobs/{id}/retry` and `/cancel` act on it.
     """
-
-    def __init__(self, service: AdminService) -> None:
-        self._service = service
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, job_id: uuid.UUID) -> None:
         row, events = self._service.job(job_id.hex)
@@ -119,25 +126,19 @@ class JobApi:
 
 
 @falcon.before(admin_only)
-class WorkersApi:
+class WorkersApi(_AdminApi):
     """`GET /admin/api/workers`: every worker process, live or gone."""
-
-    def __init__(self, service: AdminService) -> None:
-        self._service = service
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.media = {"items": [worker_json(worker) for worker in self._service.workers()]}
 
 
 @falcon.before(admin_only)
-class QueuesApi:
+class QueuesApi(_AdminApi):
     """`GET /admin/api/queues`: each queue's depth.
 
     `POST /admin/api/queues/{queue}/requeue` (or `/purge`) empties its dead letters.
     """
-
-    def __init__(self, service: AdminService) -> None:
-        self._service = service
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.media = self._service.queue_depths()
