@@ -8,11 +8,13 @@ repeated:
 - convert:   ``to_mp3(IN, OUT, cover="none", media=...)``, the conversion without a picture
 - auto:      ``to_mp3(IN, OUT, cover="auto", media=...)``, the conversion with the still
 - still:     ``conversion.cover.video_still(IN, JPG, duration)`` alone
-- waveform:  ``conversion.waveform.peaks(OUT)`` over the MP3 just made
+- waveform:  ``to_mp3(IN, OUT, cover="none", media=..., waveform_pcm=PCM)`` then
+             ``conversion.waveform.peaks(PCM)``: the conversion with its second, 4 kHz PCM output
+             (as the worker runs it), folded into peaks
 
 CPU is user+sys of the process and of its waited-for children (``resource.getrusage`` SELF +
 CHILDREN), so every ffmpeg started by moviepy or by us counts. Medians are reported with the
-ratios to the conversion.
+ratios to the conversion; "waveform - convert" is what the peaks add to a conversion.
 
     .venv/bin/python bench/cover_waveform.py [--repeat N] [--input FILE ...]
 """
@@ -44,12 +46,16 @@ def cpu():
     )
 
 src, out, jpg, repeat = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+pcm = out + ".pcm"
 media = probe(src)
 ways = {
     "convert": lambda: to_mp3(src, out, ConversionOptions(cover="none"), media=media),
     "auto": lambda: to_mp3(src, out, ConversionOptions(cover="auto"), media=media),
     "still": lambda: video_still(src, jpg, media.duration),
-    "waveform": lambda: peaks(out),
+    "waveform": lambda: (
+        to_mp3(src, out, ConversionOptions(cover="none"), media=media, waveform_pcm=pcm),
+        peaks(pcm),
+    ),
 }
 for run in ways.values():  # warm-up: imports, caches, the first ffmpeg start
     run()
@@ -90,10 +96,10 @@ def main() -> None:
     print(f"median of {opts.repeat} runs in a warm process; CPU = user+sys, self + children")
     print()
     print(
-        "| input | convert CPU s | still s | still / convert | auto - convert | waveform s "
-        "| waveform / convert |"
+        "| input | convert CPU s | still s | still / convert | auto - convert "
+        "| convert + waveform s | waveform - convert | (waveform - convert) / convert |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory(prefix="bench-cover-") as tmp:
         work = Path(tmp)
         inputs = [(p.name, p.resolve()) for p in opts.input] if opts.input else None
@@ -110,7 +116,8 @@ def main() -> None:
             print(
                 f"| {label} | {m['convert']:.3f} | {m['still']:.3f} "
                 f"| {m['still'] / m['convert']:.1%} | {m['auto'] - m['convert']:+.3f} "
-                f"| {m['waveform']:.3f} | {m['waveform'] / m['convert']:.1%} |",
+                f"| {m['waveform']:.3f} | {m['waveform'] - m['convert']:+.3f} "
+                f"| {(m['waveform'] - m['convert']) / m['convert']:+.1%} |",
                 flush=True,
             )
     print(f"\nload average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

@@ -28,6 +28,7 @@ from actors.lease import Lease, LeaseLost, claim
 from actors.runtime import Runtime
 from conversion import Cancelled
 from core import jobs
+from core.job_blobs import mp3_blobs, video_blobs
 from core.settings import Settings
 from core.states import Step
 
@@ -121,11 +122,12 @@ def run_step(rt: Runtime, link: Link, job_id: str, send: Callable[[Step], None])
 
 
 def _stopped(rt: Runtime, lease: Lease) -> None:
-    """Stop quietly; if the job was cancelled, remove an MP3 that may have just been written."""
+    """Stop quietly; if the job was cancelled, remove blobs that may have just been written."""
     lease.session.rollback()
     if jobs.is_cancelled(lease.session, lease.job_id):
         log.info("job %s: cancelled during %s; stopped", lease.job_id, lease.step)
-        jobs.delete_blobs_quietly(rt.store, ("mp3s", lease.job_id), ("videos", lease.job_id))
+        blobs = mp3_blobs(lease.job_id) + video_blobs(lease.job_id)
+        jobs.delete_blobs_quietly(rt.store, *blobs)
     else:
         log.info("job %s: another worker took over %s; stopped", lease.job_id, lease.step)
 

@@ -4,6 +4,9 @@ ffmpeg reads the video where it lies when the store can say where (the folder st
 a private temp copy otherwise (GridFS). The media facts come from the job row when an earlier
 attempt found them, else from one header probe; the conversion's own measurements (duration,
 size, sha256 while storing) are what the store step checks, so the MP3 is never decoded twice.
+The same ffmpeg run writes the waveform's PCM next to the MP3; its peaks are stored right after
+the MP3 (a failure there costs the player its picture, never the job). A cover image uploaded
+with the job (option cover=image) is copied into the work folder first.
 """
 
 from __future__ import annotations
@@ -13,13 +16,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from actors.errors import StepFailed
+from actors.errors import StepFailed, describe_error
 from actors.lease import Lease
 from actors.runtime import Runtime
 from actors.workdir import job_workdir, reap_orphans
 from conversion import ConversionError, ConversionOptions, MediaInfo, deadline_for, probe, to_mp3
+from core.job_blobs import cover_blob_id
 from core.models import Job, utcnow
 from core.storage import BlobNotFound
+from core.waveforms import store_waveform
 
 log = logging.getLogger(__name__)
 
@@ -36,18 +41,23 @@ def convert(rt: Runtime, lease: Lease) -> dict[str, Any]:
             if media is None:
                 media = probe(source, cancel=lease.should_stop)
                 facts.update(duration=media.duration, media=media.to_dict())
+            options = ConversionOptions.from_dict(job.options or {})
             output = workdir / "output.mp3"
+            waveform_pcm = workdir / "waveform.pcm"
+            cover_image = _cover_image(rt, lease, job, workdir, options)
             started = time.monotonic()
             result = to_mp3(
                 source,
                 output,
-                ConversionOptions.from_dict(job.options or {}),
+                options,
                 on_progress=lease.progress,
                 deadline=deadline_for(media.duration),
                 cancel=lease.should_stop,
                 max_duration=rt.settings.max_duration_seconds,
                 media=media,
                 fallback_title=Path(job.original_filename).stem or None,
+                cover_image=cover_image,
+                waveform_pcm=waveform_pcm,
             )
             elapsed = time.monotonic() - started
             lease.check()
@@ -61,6 +71,7 @@ def convert(rt: Runtime, lease: Lease) -> dict[str, Any]:
                     metadata={"job_id": job.id, "user_id": job.user_id},
                     replace=True,
                 )
+            _store_waveform(rt, job.id, waveform_pcm)
     except BlobNotFound:
         raise StepFailed("The uploaded video is no longer available.") from None
     except ConversionError as error:
@@ -95,6 +106,29 @@ def _source(rt: Runtime, lease: Lease, job: Job, workdir: Path) -> Path:
     copy = workdir / "source"
     rt.store.copy_to_file("videos", blob_id, copy, on_chunk=lease.ensure_held)
     return copy
+
+
+def _cover_image(
+    rt: Runtime, lease: Lease, job: Job, workdir: Path, options: ConversionOptions
+) -> Path | None:
+    """Copy the cover image uploaded with the job into `workdir`; None when there is none."""
+    if options.cover != "image":
+        return None
+    path = workdir / "cover"
+    try:
+        rt.store.copy_to_file("videos", cover_blob_id(job.id), path, on_chunk=lease.ensure_held)
+    except BlobNotFound:
+        log.warning("job %s: the uploaded cover image is gone; converting without it", job.id)
+        return None
+    return path
+
+
+def _store_waveform(rt: Runtime, job_id: str, pcm: Path) -> None:
+    """Store the waveform peaks; a failure logs one line and never fails the job."""
+    try:
+        store_waveform(rt.store, job_id, pcm)
+    except Exception as error:
+        log.warning("job %s: no waveform: %s", job_id, describe_error(error))
 
 
 def _known_media(job: Job) -> MediaInfo | None:

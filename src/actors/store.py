@@ -15,6 +15,7 @@ from actors.errors import StepFailed
 from actors.lease import Lease
 from actors.runtime import Runtime
 from conversion import ConversionOptions
+from core.job_blobs import mp3_blobs, video_blobs
 from core.jobs import delete_blobs_quietly
 from core.models import Job, utcnow
 from core.storage import BlobNotFound
@@ -40,7 +41,8 @@ def store(rt: Runtime, lease: Lease) -> dict[str, Any]:
         raise _forget(rt, job, f"The converted MP3 failed its check: {problem}")
     values: dict[str, Any] = {"stored_at": utcnow()}
     if not (job.keep_video or rt.settings.keep_videos) and job.video_blob_id:
-        rt.store.delete("videos", job.video_blob_id)
+        for bucket, blob_id in video_blobs(job.id, job.video_blob_id):
+            rt.store.delete(bucket, blob_id)
         values["video_blob_id"] = None
     log.info("job %s: stored and verified (%.1f s, %d bytes)", job.id, job.mp3_duration, info.size)
     return values
@@ -70,5 +72,5 @@ def expected_duration(job: Job) -> float | None:
 
 def _forget(rt: Runtime, job: Job, reason: str) -> StepFailed:
     """Drop a missing or bad MP3 and return the failure that records it gone."""
-    delete_blobs_quietly(rt.store, ("mp3s", job.mp3_blob_id or job.id))
+    delete_blobs_quietly(rt.store, *mp3_blobs(job.id, job.mp3_blob_id))
     return StepFailed(reason, mp3_blob_id=None)

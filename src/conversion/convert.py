@@ -31,6 +31,7 @@ from .ffmpeg import ffmpeg_exe, input_args, output_arg
 from .options import MP3_SAMPLE_RATES, ConversionOptions, max_bitrate, nearest_sample_rate
 from .probe import DESCRIPTIVE_TAGS, AudioStream, MediaInfo, probe
 from .process import CancelCheck, run_ffmpeg
+from .waveform import pcm_output_args
 
 # deadline_for(): a fixed allowance for process start, probing and a busy machine, plus one
 # second per second of media. libmp3lame runs at ~180x realtime on one core here and loudnorm at
@@ -98,6 +99,7 @@ def to_mp3(
     media: MediaInfo | None = None,
     fallback_title: str | None = None,
     cover_image: str | os.PathLike[str] | None = None,
+    waveform_pcm: str | os.PathLike[str] | None = None,
 ) -> ConversionResult:
     """Convert ``src`` to an MP3 at ``dst`` and describe the result.
 
@@ -107,9 +109,11 @@ def to_mp3(
     its duration, else as soon as the encoder passes it. ``media`` skips the probe when the caller
     already has it. ``fallback_title`` (default: the source's file name stem) becomes the title
     when neither the options nor the source provide one. ``cover_image`` is the picture to embed
-    when ``options.cover`` is "image" (without it, "image" acts as "auto"). ``dst`` appears
-    atomically, only on success. Raise a :class:`~conversion.errors.ConversionError` subclass on
-    failure.
+    when ``options.cover`` is "image" (without it, "image" acts as "auto"). ``waveform_pcm``, if
+    given, receives the same audio as low-rate raw PCM from the same decode, for
+    :func:`conversion.waveform.peaks` (before ``normalize``: the peaks show the source's levels,
+    so loudnorm, the costly filter, runs once). ``dst`` appears atomically, only on success.
+    Raise a :class:`~conversion.errors.ConversionError` subclass on failure.
     """
     options = options or ConversionOptions()
     dst = Path(dst)
@@ -135,7 +139,7 @@ def to_mp3(
             plan = dataclasses.replace(plan, cover="none")
         progress = _Progress(plan.expected_duration, on_progress, max_duration)
         outcome = run_ffmpeg(
-            _command(src, tmp_name, plan, options, tags, picture),
+            _command(src, tmp_name, plan, options, tags, picture, waveform_pcm),
             deadline=deadline,
             cancel=cancel,
             on_stdout_line=progress.feed,
@@ -261,8 +265,12 @@ def _command(
     options: ConversionOptions,
     tags: dict[str, str],
     picture: str,
+    waveform_pcm: str | os.PathLike[str] | None = None,
 ) -> list[str]:
-    """Build the one ffmpeg command line of a conversion (``picture``: the cover JPEG, if any)."""
+    """Build the one ffmpeg command line of a conversion (``picture``: the cover JPEG, if any).
+
+    With ``waveform_pcm`` the command has a second output, the same audio stream and cut as PCM.
+    """
     args = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-nostats"]
     args += ["-progress", "pipe:1"]
     if plan.start is not None:
@@ -301,6 +309,11 @@ def _command(
     for key, value in tags.items():
         args += ["-metadata", f"{key}={value}"]
     args += ["-id3v2_version", "3", "-write_xing", "1", "-f", "mp3", "-y", output_arg(tmp)]
+    if waveform_pcm is not None:
+        args += ["-map", f"0:a:{plan.stream.index}"]
+        if plan.length is not None:
+            args += ["-t", f"{plan.length:.6f}"]
+        args += pcm_output_args(waveform_pcm)
     return args
 
 

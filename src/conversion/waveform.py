@@ -1,15 +1,15 @@
-"""Summarise an MP3 as waveform peaks for a player: min/max pairs in bounded memory.
+"""Summarise a conversion's audio as waveform peaks for a player: min/max pairs, bounded memory.
 
-:func:`peaks` decodes the audio with moviepy's audio reader (ffmpeg resampling to a low rate)
-and reads it chunk by chunk, in order, so a four-hour MP3 never sits in memory whole: memory
-depends on :data:`CHUNK_FRAMES`, not on the duration. (``AudioFileClip.iter_chunks`` would do
-the same through per-frame time arrays, at five times the Python cost.) The result uses the JSON
-layout of BBC's audiowaveform (``version``, ``channels``, ``sample_rate``, ``samples_per_pixel``,
-``bits``, ``length``, ``data`` as min, max, min, max, ...), which peaks.js and wavesurfer read
-directly; values are 8-bit (-128..127), so 1,000 points take about 8 kB of JSON.
+The audio is not decoded a second time: the conversion's own ffmpeg run writes a second output
+from the same decode (:func:`pcm_output_args`: mono, :data:`SAMPLE_RATE` Hz, 16-bit raw PCM,
+8 kB per second of audio) and :func:`peaks` folds that file into min/max pairs, chunk by chunk,
+so a four-hour file never sits in memory whole. The result uses the JSON layout of BBC's
+audiowaveform (``version``, ``channels``, ``sample_rate``, ``samples_per_pixel``, ``bits``,
+``length``, ``data`` as min, max, min, max, ...), which peaks.js and wavesurfer read directly;
+values are 8-bit (-128..127), so 1,000 points take about 8 kB of JSON.
 
-Not imported by the package's ``__init__``: moviepy and numpy stay out of processes (the web app)
-that only need the options.
+Not imported by the package's ``__init__``: numpy stays out of processes (the web app) that
+only need the options.
 """
 
 from __future__ import annotations
@@ -19,38 +19,41 @@ import os
 from typing import Any
 
 import numpy as np
-from moviepy.audio.io.readers import FFMPEG_AudioReader
+
+from .ffmpeg import output_arg
 
 DEFAULT_POINTS = 1000
-# Decoding at 8 kHz keeps the shape a player draws and costs far less than 44.1 kHz.
-SAMPLE_RATE = 8000
-# Frames per chunk handed to Python: 10 s at 8 kHz, 1.3 MB as float64 stereo. (Stereo, not an
-# ffmpeg downmix, which would draw a stereo recording 3 dB quieter than it peaks.)
-CHUNK_FRAMES = 80_000
+# 4 kHz keeps the shape a player draws (everything under 2 kHz, where a voice's or a band's
+# energy is) and makes ffmpeg's extra resampling a small fraction of the conversion.
+SAMPLE_RATE = 4000
+# Frames per chunk handed to Python: 25 s at 4 kHz, 800 kB as float64.
+CHUNK_FRAMES = 100_000
+_SAMPLE = np.dtype("<i2")
 
 
-def peaks(path: str | os.PathLike[str], points: int = DEFAULT_POINTS) -> dict[str, Any]:
-    """Return about ``points`` (min, max) pairs over the whole of ``path``, JSON-serialisable."""
+def pcm_output_args(path: str | os.PathLike[str]) -> list[str]:
+    """Return the output options that write the mapped audio to ``path`` for :func:`peaks`."""
+    return ["-vn", "-sn", "-dn", "-ac", "1", "-ar", str(SAMPLE_RATE)] + [
+        "-c:a", "pcm_s16le", "-f", "s16le", output_arg(path),
+    ]  # fmt: skip
+
+
+def peaks(pcm: str | os.PathLike[str], points: int = DEFAULT_POINTS) -> dict[str, Any]:
+    """Return about ``points`` (min, max) pairs over the raw PCM file ``pcm``, JSON-serialisable."""
     if points < 1:
         raise ValueError("points must be at least 1")
-    reader = FFMPEG_AudioReader(
-        os.path.abspath(path), CHUNK_FRAMES, fps=SAMPLE_RATE, nbytes=2, nchannels=2
-    )
-    try:
-        total = int(SAMPLE_RATE * (reader.duration or 0.0))
-        points = max(1, min(points, total))
-        lows = np.full(points, np.inf)
-        highs = np.full(points, -np.inf)
-        # The reader pre-reads a buffer on opening; start again from the top to read in order.
-        reader.initialize()
-        for start in range(0, total, CHUNK_FRAMES):
-            chunk = reader.read_chunk(min(CHUNK_FRAMES, total - start))
-            _fold(chunk, start, total, lows, highs)
-    finally:
-        reader.close()
-    # A point no frame reached (only when the file is shorter than it claims) draws as silence.
-    lows[np.isinf(lows)] = 0.0
-    highs[np.isinf(highs)] = 0.0
+    total = os.stat(pcm).st_size // _SAMPLE.itemsize
+    points = max(1, min(points, total))
+    lows = np.zeros(points)
+    highs = np.zeros(points)
+    if total:
+        lows[:] = np.inf
+        highs[:] = -np.inf
+        with open(pcm, "rb") as f:
+            for start in range(0, total, CHUNK_FRAMES):
+                count = min(CHUNK_FRAMES, total - start)
+                chunk = np.fromfile(f, dtype=_SAMPLE, count=count) / 32768.0
+                _fold(chunk, start, total, lows, highs)
     data = np.empty(2 * points, dtype=np.int64)
     data[0::2] = np.clip(np.round(lows * 128), -128, 127)
     data[1::2] = np.clip(np.round(highs * 128), -128, 127)
@@ -66,15 +69,15 @@ def peaks(path: str | os.PathLike[str], points: int = DEFAULT_POINTS) -> dict[st
 
 
 def _fold(chunk, start: int, total: int, lows, highs) -> None:
-    """Merge one chunk of frames (rows of channels) into the per-point minima and maxima.
+    """Merge one chunk of samples into the per-point minima and maxima.
 
-    Point ``p`` covers frames ``ceil(p * total / points)`` up to the next point's first frame;
-    only the point boundaries inside the chunk are computed, not a point per frame.
+    Point ``p`` covers samples ``ceil(p * total / points)`` up to the next point's first sample;
+    only the point boundaries inside the chunk are computed, not a point per sample.
     """
     points = len(lows)
     first = start * points // total
     last = (start + len(chunk) - 1) * points // total
     which = np.arange(first, last + 1)
     offsets = np.maximum(-(-which * total // points) - start, 0)
-    np.minimum.at(lows, which, np.minimum.reduceat(chunk, offsets, axis=0).min(axis=1))
-    np.maximum.at(highs, which, np.maximum.reduceat(chunk, offsets, axis=0).max(axis=1))
+    np.minimum.at(lows, which, np.minimum.reduceat(chunk, offsets))
+    np.maximum.at(highs, which, np.maximum.reduceat(chunk, offsets))

@@ -2,7 +2,8 @@
 
 The video is `videos/<job id>` and the MP3 `mp3s/<job id>`; next to them live the cover image
 uploaded with the job (:func:`cover_blob_id`, in "videos") and the waveform peaks of its MP3
-(:func:`waveform_blob_id`, in "mp3s"). Whoever deletes a job's video or MP3 deletes these too.
+(:func:`waveform_blob_id`, in "mp3s"). Whoever deletes a job's video or MP3 deletes these too:
+:func:`video_blobs` and :func:`mp3_blobs` name each group whole.
 """
 
 from __future__ import annotations
@@ -16,3 +17,13 @@ def cover_blob_id(job_id: str) -> str:
 def waveform_blob_id(job_id: str) -> str:
     """Return the id, in the "mp3s" bucket, of the waveform peaks (JSON) of a job's MP3."""
     return f"{job_id}-waveform"
+
+
+def video_blobs(job_id: str, video_blob_id: str | None = None) -> list[tuple[str, str]]:
+    """Return the (bucket, id) pairs of a job's video and of the cover uploaded with it."""
+    return [("videos", video_blob_id or job_id), ("videos", cover_blob_id(job_id))]
+
+
+def mp3_blobs(job_id: str, mp3_blob_id: str | None = None) -> list[tuple[str, str]]:
+    """Return the (bucket, id) pairs of a job's MP3 and of its waveform peaks."""
+    return [("mp3s", mp3_blob_id or job_id), ("mp3s", waveform_blob_id(job_id))]

@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.job_blobs import mp3_blobs, video_blobs
 from core.models import Job, utcnow
 from core.states import STEP_STATE, InvalidTransition, JobState, Step, check_transition
 from core.storage import BlobStore, StorageError
@@ -217,7 +218,7 @@ def is_cancelled(session: Session, job_id: str) -> bool:
 
 
 def cancel_job(session: Session, store: BlobStore, job: Job) -> bool:
-    """Cancel `job` if it is still running and delete its video and MP3; return True if cancelled.
+    """Cancel `job` if it is still running and delete its blobs; return True if cancelled.
 
     Commits the session before deleting blobs: the cancellation must be durable first, so a
     worker that still runs the job notices it (within a second), kills its ffmpeg and writes
@@ -230,7 +231,7 @@ def cancel_job(session: Session, store: BlobStore, job: Job) -> bool:
         job.move_to(JobState.CANCELLED)
         job.reason = "Cancelled by its owner."
         cancelled = True
-    blob_ids = [("videos", job.video_blob_id or job.id), ("mp3s", job.mp3_blob_id or job.id)]
+    blob_ids = video_blobs(job.id, job.video_blob_id) + mp3_blobs(job.id, job.mp3_blob_id)
     job.video_blob_id = None
     job.mp3_blob_id = None
     session.commit()

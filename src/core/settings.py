@@ -66,6 +66,7 @@ class Settings:
     oidc_allowed_domains: tuple[str, ...] = ()
     oidc_admin_claim: str = "groups"
     oidc_admin_value: str | None = None
+    oidc_provider_name: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -126,6 +127,7 @@ class Settings:
             ),
             oidc_admin_claim=env.str("OIDC_ADMIN_CLAIM", "groups"),
             oidc_admin_value=env.str("OIDC_ADMIN_VALUE", "") or None,
+            oidc_provider_name=env.str("OIDC_PROVIDER_NAME", "") or None,
         )
         if settings.oidc_issuer and not settings.oidc_client_id:
             raise SettingsError("OIDC_CLIENT_ID: required when OIDC_ISSUER is set")
@@ -141,6 +143,13 @@ class Settings:
     def embedded(self) -> bool:
         """Tell whether the broker runs inside this process (no external queue)."""
         return self.broker_url.startswith("stub:")
+
+    @property
+    def oidc_provider_label(self) -> str | None:
+        """Return the name the sign-in button gives the provider; None without single sign-on."""
+        if not self.oidc_issuer:
+            return None
+        return self.oidc_provider_name or urlsplit(self.oidc_issuer).hostname
 
     @property
     def secure_cookies(self) -> bool:

@@ -152,7 +152,9 @@ class OidcClient:
         registry = jwt.JWTClaimsRegistry(
             now=int(self._clock()),
             leeway=LEEWAY_SECONDS,
-            iss={"essential": True, "value": self._settings.oidc_issuer},
+            # The issuer exactly as the provider spells it (Authentik's ends in a slash, which
+            # the setting drops); metadata() checked it names OIDC_ISSUER.
+            iss={"essential": True, "value": self.metadata()["issuer"]},
             aud={"essential": True, "value": self._settings.oidc_client_id},
             sub={"essential": True},
             exp={"essential": True},

@@ -1,7 +1,7 @@
 """Keep a job's waveform peaks next to its MP3: blob `mp3s/<job id>-waveform`, JSON.
 
-The converter's store step calls :func:`store_waveform` with the MP3 it has just stored (not
-wired yet: the actors are being reorganised); `GET /jobs/{id}/waveform` serves the blob.
+The convert step calls :func:`store_waveform` with the PCM its ffmpeg run wrote next to the MP3
+(see :mod:`conversion.waveform`); `GET /jobs/{id}/waveform` serves the blob.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from core.storage import BlobInfo, BlobStore
 BUCKET = "mp3s"
 
 
-def store_waveform(store: BlobStore, job_id: str, mp3: str | os.PathLike[str]) -> BlobInfo:
-    """Compute the peaks of a job's MP3 and store them; safe to run twice (replaces)."""
-    # Imported here: the web app reads waveforms through this module and must not load moviepy.
+def store_waveform(store: BlobStore, job_id: str, pcm: str | os.PathLike[str]) -> BlobInfo:
+    """Fold a job's waveform PCM into peaks and store them; safe to run twice (replaces)."""
+    # Imported here: the web app reads waveforms through this module and must not load numpy.
     from conversion.waveform import peaks
 
-    body = json.dumps(peaks(mp3), separators=(",", ":")).encode()
+    body = json.dumps(peaks(pcm), separators=(",", ":")).encode()
     return store.put(
         BUCKET,
         waveform_blob_id(job_id),

@@ -12,7 +12,7 @@ from core.settings import Settings
 from core.sso import OidcClient
 from core.storage import BlobStore
 from core.tokens import TokenService
-from web import errors
+from web import docs, errors
 from web.admin import install as install_admin
 from web.admin.service import AdminService
 from web.auth import AuthMiddleware
@@ -84,5 +84,6 @@ def create_app(
     if settings.oidc_issuer:
         oidc = OidcClient(settings)
         app.add_route("/auth/oidc/login", OidcLoginResource(settings, oidc, tokens))
-        app.add_route("/auth/oidc/callback", OidcCallbackResource(sessions, oidc, tokens))
+        app.add_route("/auth/oidc/callback", OidcCallbackResource(sessions, oidc, tokens, browser))
+    docs.install(app)
     return app

@@ -117,6 +117,13 @@ class BrowserSession:
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
+def local_path(target: str | None) -> str:
+    """Return `target` if it is a path on this site (where to go after signing in), else "/"."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return "/"
+
+
 def form_fields(req: falcon.Request) -> dict[str, str]:
     """Return an urlencoded form's fields (the last value of a repeated one); {} for others."""
     if not (req.content_type or "").startswith("application/x-www-form-urlencoded"):

@@ -221,3 +221,13 @@ def test_disabled_account_cannot_sign_in(session, email):
     disable_user(session, email)
     with pytest.raises(SsoError, match="disabled"):
         sign_in(session, Identity("s-3", email, False, {}))
+
+
+def test_the_issuer_is_matched_as_the_provider_spells_it(rp, provider, monkeypatch):
+    # Authentik's issuer ends in a slash; OIDC_ISSUER may be given without it.
+    spelled = provider.issuer + "/"
+    discovery = provider.discovery
+    monkeypatch.setattr(provider, "discovery", lambda: {**discovery(), "issuer": spelled})
+    assert rp.verify_id_token(id_token(provider, iss=spelled), "the-nonce")["sub"] == "subject-1"
+    with pytest.raises(SsoError, match="iss claim"):
+        rp.verify_id_token(id_token(provider), "the-nonce")

@@ -1,4 +1,4 @@
-"""Waveform peaks of an MP3: where the sound is, how loud, JSON-ready, in bounded memory."""
+"""Waveform peaks of a conversion's PCM: where the sound is, how loud, in bounded memory."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ import tracemalloc
 import pytest
 
 from conversion.ffmpeg import ffmpeg_exe
-from conversion.waveform import peaks
+from conversion.waveform import SAMPLE_RATE, pcm_output_args, peaks
 
 
-def mp3(path, source: str, *extra: str):
+def pcm(path, source: str, *extra: str):
+    """Write lavfi ``source`` as the PCM a conversion writes for its waveform."""
     subprocess.run(
         [ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i", source]
-        + [*extra, "-c:a", "libmp3lame", str(path)],
+        + [*extra, *pcm_output_args(path)],
         check=True,
     )
     return path
@@ -24,11 +25,11 @@ def mp3(path, source: str, *extra: str):
 @pytest.fixture(scope="module")
 def silence_then_tone(tmp_path_factory):
     """2 s of silence, then 2 s of a 440 Hz tone at half of full scale."""
-    path = tmp_path_factory.mktemp("waveform") / "silence-then-tone.mp3"
-    return mp3(
+    path = tmp_path_factory.mktemp("waveform") / "silence-then-tone.pcm"
+    return pcm(
         path,
         "sine=frequency=440:sample_rate=44100:duration=4",
-        *("-af", "pan=stereo|c0=c0|c1=c0,volume=4*gte(t\\,2):eval=frame", "-b:a", "128k"),
+        *("-af", "volume=4*gte(t\\,2):eval=frame"),
     )
 
 
@@ -37,7 +38,7 @@ def test_peaks_show_where_and_how_loud(silence_then_tone):
     assert json.loads(json.dumps(result)) == result
     assert (result["version"], result["channels"], result["bits"]) == (2, 1, 8)
     assert result["length"] == 100 and len(result["data"]) == 200
-    assert result["samples_per_pixel"] == 320  # 4 s at 8 kHz over 100 points
+    assert result["samples_per_pixel"] == 4 * SAMPLE_RATE // 100
     lows, highs = result["data"][0::2], result["data"][1::2]
     # The silent half stays near zero, the tone (lavfi's 1/8 scale, x4 = 0.5) swings about +-64.
     assert max(highs[2:45]) <= 2 and min(lows[2:45]) >= -2
@@ -46,10 +47,16 @@ def test_peaks_show_where_and_how_loud(silence_then_tone):
 
 
 def test_more_points_than_samples_gives_one_per_sample(tmp_path):
-    short = mp3(tmp_path / "short.mp3", "sine=sample_rate=8000:duration=0.05")
+    short = pcm(tmp_path / "short.pcm", "sine=sample_rate=8000:duration=0.05")
     result = peaks(short, points=100_000)
-    assert 0 < result["length"] <= 8000 * 0.1
+    assert result["length"] == SAMPLE_RATE // 20
     assert len(result["data"]) == 2 * result["length"]
+
+
+def test_no_audio_gives_one_silent_point(tmp_path):
+    empty = tmp_path / "empty.pcm"
+    empty.write_bytes(b"")
+    assert peaks(empty)["data"] == [0, 0]
 
 
 def test_points_must_be_positive(silence_then_tone):
@@ -58,8 +65,8 @@ def test_points_must_be_positive(silence_then_tone):
 
 
 def test_memory_does_not_grow_with_duration(tmp_path):
-    # 20 minutes decoded whole at 8 kHz would be 77 MB of float64; chunks keep it to a few MB.
-    long = mp3(tmp_path / "long.mp3", "sine=sample_rate=8000:duration=1200", "-b:a", "16k")
+    # 20 minutes read whole at 4 kHz would be 38 MB of float64; chunks keep it to a few MB.
+    long = pcm(tmp_path / "long.pcm", "sine=sample_rate=8000:duration=1200")
     tracemalloc.start()
     try:
         result = peaks(long)

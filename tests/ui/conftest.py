@@ -8,10 +8,12 @@ laptop and fails them under CI=true.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -51,21 +53,14 @@ class Service:
         return email
 
 
-@pytest.fixture(scope="module")
-def service_env() -> dict[str, str]:
-    """Extra environment for the module's service (a test module may override this fixture)."""
-    return {}
-
-
-@pytest.fixture(scope="module")
-def service(tmp_path_factory, service_env):
-    """Run `vid2mp3 run` on a free port for the module's tests."""
-    port = free_port()
+@contextlib.contextmanager
+def running_service(data_dir: Path, port: int, **extra_env: str) -> Iterator[Service]:
+    """Run `vid2mp3 run` on `port` with its state in `data_dir` (and `extra_env` set)."""
     url = f"http://127.0.0.1:{port}"
     admin = "admin@example.com"
     env = {
         **os.environ,
-        "DATA_DIR": str(tmp_path_factory.mktemp("embedded")),
+        "DATA_DIR": str(data_dir),
         "PUBLIC_URL": url,
         "ADMIN_EMAIL": admin,
         "ADMIN_PASSWORD": PASSWORD,
@@ -73,7 +68,7 @@ def service(tmp_path_factory, service_env):
     }
     for name in ("DATABASE_URL", "STORAGE_URL", "BROKER_URL", "SMTP_URL", "JWT_SECRET"):
         env.pop(name, None)
-    env.update(service_env)
+    env.update(extra_env)
     process = subprocess.Popen(
         [VID2MP3, "run", "--port", str(port)],
         env=env,
@@ -92,6 +87,13 @@ def service(tmp_path_factory, service_env):
             process.kill()
             output, _ = process.communicate()
         print(f"--- vid2mp3 run (exit {process.returncode}) ---\n{output}")
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    """Run `vid2mp3 run` on a free port for the module's tests."""
+    with running_service(tmp_path_factory.mktemp("embedded"), free_port()) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

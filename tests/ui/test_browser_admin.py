@@ -20,7 +20,7 @@ from playwright.sync_api import expect
 from conversion.ffmpeg import ffmpeg_exe
 from media import make_clip
 from testservices import free_port
-from ui.conftest import PASSWORD, VID2MP3, axe_violations, sign_in
+from ui.conftest import PASSWORD, VID2MP3, axe_violations, running_service, sign_in
 
 TIMEOUT_MS = 90_000
 
@@ -31,7 +31,8 @@ def arm(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def service_env(tmp_path_factory, arm):
+def service(tmp_path_factory, arm):
+    """The embedded service with the ffmpeg wrapper, fast retries and a short worker silence."""
     wrapper = tmp_path_factory.mktemp("ffmpeg") / "ffmpeg"
     wrapper.write_text(
         "#!/bin/sh\n"
@@ -42,13 +43,16 @@ def service_env(tmp_path_factory, arm):
         f'exec "{ffmpeg_exe()}" "$@"\n'
     )
     wrapper.chmod(0o755)
-    return {
-        "IMAGEIO_FFMPEG_EXE": str(wrapper),
-        "RETRY_MAX": "1",
-        "RETRY_MIN_BACKOFF_MS": "100",
-        "RETRY_MAX_BACKOFF_MS": "300",
-        "WORKER_GONE_SECONDS": "3",
-    }
+    with running_service(
+        tmp_path_factory.mktemp("embedded"),
+        free_port(),
+        IMAGEIO_FFMPEG_EXE=str(wrapper),
+        RETRY_MAX="1",
+        RETRY_MIN_BACKOFF_MS="100",
+        RETRY_MAX_BACKOFF_MS="300",
+        WORKER_GONE_SECONDS="3",
+    ) as running:
+        yield running
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from PIL import Image
 from playwright.sync_api import expect
 
 from conversion import probe
@@ -20,7 +21,10 @@ def media(tmp_path_factory):
     folder = tmp_path_factory.mktemp("browser-media")
     not_media = folder / "notes.mp4"
     not_media.write_text("These are my notes, not a video.\n" * 20)
+    poster = folder / "poster.png"
+    Image.new("RGB", (64, 48), (200, 40, 40)).save(poster)
     return {
+        "poster": poster,
         "clip": make_clip(folder / "tone clip.mp4", seconds=4),
         "silent": make_clip(folder / "silent.mp4", seconds=1, audio=False),
         "not_media": not_media,
@@ -65,9 +69,13 @@ def test_upload_with_options_then_play_and_download_without_reload(
     page.get_by_label("Mono").check()
     page.get_by_label("End at").fill("3")
     page.get_by_label("Title").fill("Test tone")
+    page.get_by_label("Cover picture").select_option(label="An image of mine")
+    page.get_by_label("Cover image file").set_input_files(str(media["poster"]))
     page.get_by_label("Choose videos…").set_input_files(str(media["clip"]))
     download = page.get_by_role("link", name="Download MP3 of tone clip.mp4")
     expect(download).to_be_visible(timeout=TIMEOUT_MS)
+    job = page.request.get(f"/jobs/{job_id_of(page, 'tone clip.mp4')}").json()
+    assert job["options"]["cover"] == "image"
 
     # The jobs page shows it done; its player knows the trimmed length.
     page.get_by_role("link", name="Jobs").click()
@@ -90,6 +98,7 @@ def test_upload_with_options_then_play_and_download_without_reload(
     assert info.audio_streams[0].bitrate == 128
     assert info.duration == pytest.approx(3.0, abs=0.15)
     assert info.tags.get("title") == "Test tone"
+    assert info.cover_art
 
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Delete tone clip.mp4").click()

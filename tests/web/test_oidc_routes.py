@@ -34,9 +34,9 @@ def sso_client(make_client, services, provider):
     return make_client(settings)
 
 
-def start(client):
+def start(client, **params):
     """GET /auth/oidc/login; return the provider URL and the sign-in cookie."""
-    result = client.simulate_get("/auth/oidc/login")
+    result = client.simulate_get("/auth/oidc/login", params=params)
     assert result.status_code == 302, result.text
     cookie = result.cookies["vid2mp3_oidc"]
     assert cookie.http_only and cookie.path == "/auth/oidc" and cookie.same_site == "Lax"
@@ -64,6 +64,27 @@ def test_sign_in_issues_an_api_token_for_a_new_account(sso_client, provider):
     claims = sso_client.simulate_post("/validate", headers=headers).json
     assert claims["email"] == provider.user["email"]
     assert sso_client.simulate_get("/jobs", headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize(("asked", "lands"), [("/convert", "/convert"), ("//evil.example", "/")])
+def test_sign_in_from_the_browser_starts_its_session(sso_client, provider, asked, lands):
+    url, cookie = start(sso_client, next=asked)
+    result = sso_client.simulate_get(
+        "/auth/oidc/callback", params=at_provider(url), cookies={"vid2mp3_oidc": cookie}
+    )
+    assert result.status_code == 303, result.text
+    assert result.headers["Location"] == lands
+    session = result.cookies["vid2mp3_session"]
+    assert session.http_only and session.path == "/"
+    page = sso_client.simulate_get("/account", cookies={"vid2mp3_session": session.value})
+    assert page.status_code == 200
+    assert provider.user["email"] in page.text
+
+
+def test_sign_in_page_offers_the_provider(sso_client, client):
+    assert "Sign in with" not in client.simulate_get("/sign-in").text
+    page = sso_client.simulate_get("/sign-in", params={"next": "/convert"})
+    assert 'href="/auth/oidc/login?next=/convert">Sign in with 127.0.0.1</a>' in page.text
 
 
 def test_callback_without_the_browsers_cookie_is_refused(sso_client):

@@ -26,7 +26,9 @@ def signed_in(client, user) -> Browser:
 def test_pages_send_a_signed_out_browser_to_the_sign_in_page(browser):
     expected = {
         ("/", ""): "/sign-in?next=/",
-        ("/job/abc", ""): "/sign-in?next=/job/abc",
+        ("/job/0123456789abcdef0123456789abcdef", ""): (
+            "/sign-in?next=/job/0123456789abcdef0123456789abcdef"
+        ),
         ("/users", "x=1"): "/sign-in?next=/users%3Fx%3D1",
     }
     for (path, query), location in expected.items():

@@ -7,6 +7,7 @@ import io
 import pytest
 from PIL import Image
 
+from blobs import stored_ids
 from core.job_blobs import cover_blob_id
 from forms import upload
 from web.resources import upload as upload_module
@@ -16,10 +17,6 @@ def png(width: int = 40, height: int = 30) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (width, height), (10, 200, 10)).save(out, "PNG")
     return out.getvalue()
-
-
-def blobs(services, owner_id):
-    return sorted(info.blob_id for info in services.store.find("videos", owner=owner_id))
 
 
 def test_cover_defaults_to_auto_and_takes_none(client, auth, clip):
@@ -37,7 +34,7 @@ def test_uploaded_cover_is_kept_next_to_the_video(client, auth, user, clip, serv
     assert result.status_code == 202, result.text
     job_id = result.json["id"]
     assert result.json["options"]["cover"] == "image"
-    assert blobs(services, user.id) == sorted([job_id, f"{job_id}-cover"])
+    assert stored_ids(services.store, "videos") == sorted([job_id, f"{job_id}-cover"])
     info = services.store.info("videos", cover_blob_id(job_id))
     assert info.size == len(image)
     assert info.metadata["kind"] == "cover"
@@ -58,7 +55,7 @@ def test_bad_covers_are_refused_and_leave_nothing(
     result = upload(client, auth, [("file", "a.mp4", clip.read_bytes()), *parts])
     assert result.status_code == status, result.text
     assert detail in result.json["detail"]
-    assert blobs(services, user.id) == []
+    assert stored_ids(services.store, "videos") == []
 
 
 def test_too_large_cover_is_413(client, auth, user, clip, services, monkeypatch):
@@ -67,4 +64,4 @@ def test_too_large_cover_is_413(client, auth, user, clip, services, monkeypatch)
     result = upload(client, auth, parts)
     assert result.status_code == 413
     assert "cover image is larger" in result.json["detail"]
-    assert blobs(services, user.id) == []
+    assert stored_ids(services.store, "videos") == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 
 from conversion.ffmpeg import ffmpeg_exe
+from conversion.waveform import pcm_output_args
 from core.db import session_scope
 from core.models import Job
 from core.waveforms import store_waveform
@@ -19,14 +20,14 @@ def test_waveform_appears_once_stored(client, auth, user, sessions, services, tm
     assert missing.status_code == 404
     assert missing.json["detail"] == "this job has no waveform (yet)"
 
-    mp3 = tmp_path / "tone.mp3"
+    pcm = tmp_path / "tone.pcm"
     subprocess.run(
-        [ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-f", "lavfi"]
-        + ["-i", "sine=duration=2", "-c:a", "libmp3lame", str(mp3)],
+        [ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "sine=duration=2"]
+        + pcm_output_args(pcm),
         check=True,
     )
-    store_waveform(services.store, job.id, mp3)
-    store_waveform(services.store, job.id, mp3)  # again, as a redelivered message would
+    store_waveform(services.store, job.id, pcm)
+    store_waveform(services.store, job.id, pcm)  # again, as a redelivered message would
     found = client.simulate_get(path, headers=auth)
     assert found.status_code == 200
     assert found.headers["content-type"] == "application/json"

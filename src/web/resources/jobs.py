@@ -18,6 +18,8 @@ from web.auth import Principal
 from web.errors import Problem, not_found
 
 MAX_PAGE = 100
+# Past any real count of jobs, and small enough for every database's OFFSET.
+MAX_OFFSET = 2**31 - 1
 
 
 def visible_job(session, principal: Principal, job_id: uuid.UUID) -> Job:
@@ -75,7 +77,7 @@ class JobsResource:
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         principal: Principal = req.context.principal
         limit = _int_param(req, "limit", 20, 1, MAX_PAGE)
-        offset = _int_param(req, "offset", 0, 0, None)
+        offset = _int_param(req, "offset", 0, 0, MAX_OFFSET)
         query = select(Job)
         count = select(func.count()).select_from(Job)
         if not (principal.is_admin and req.get_param_as_bool("all", default=False)):

@@ -2,8 +2,10 @@
 
 Between the two, the sign-in's state, nonce and PKCE code verifier wait in a short-lived cookie
 signed with the service's key (audience `vid2mp3-oidc`), scoped to `/auth/oidc`, so the callback
-only completes a sign-in that this browser started. The callback answers like `POST /login`
-with the API's own token (the web UI turns that into its session).
+only completes a sign-in that this browser started. A sign-in started by the web UI's button
+(`/auth/oidc/login?next=/page`) ends in the browser's cookie session (`web.browser`) and a
+redirect to that page; one started without `next` (an API client) gets the answer of
+`POST /login`, the API's own token, as JSON.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from core import sso
 from core.db import session_scope
 from core.settings import Settings
 from core.tokens import InvalidToken, TokenService
+from web.browser import BrowserSession, local_path
 from web.errors import Problem, service_unavailable
 
 COOKIE = "vid2mp3_oidc"
@@ -38,6 +41,8 @@ class OidcLoginResource:
         except sso.SsoError as error:
             raise service_unavailable(str(error)) from None
         keep = {"state": started.state, "nonce": started.nonce, "cv": started.code_verifier}
+        if req.get_param("next") is not None:
+            keep["next"] = local_path(req.get_param("next"))
         cookie, _ = self._tokens.issue(
             "oidc-login", audience=AUDIENCE, ttl_seconds=LOGIN_TTL_SECONDS, claims=keep
         )
@@ -56,47 +61,58 @@ class OidcLoginResource:
 
 
 class OidcCallbackResource:
-    """`GET /auth/oidc/callback`: check what the provider sent back and issue the API token."""
+    """`GET /auth/oidc/callback`: check what the provider sent back; start a session or answer
+    with the API token."""
 
     auth_required = False
 
-    def __init__(self, sessions, client: sso.OidcClient, tokens: TokenService) -> None:
+    def __init__(
+        self, sessions, client: sso.OidcClient, tokens: TokenService, browser: BrowserSession
+    ) -> None:
         self._sessions = sessions
         self._client = client
         self._tokens = tokens
+        self._browser = browser
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         if req.get_param("error"):
             reason = req.get_param("error_description") or req.get_param("error")
             raise Problem(falcon.HTTP_401, f"the sign-in provider said no: {reason}")
-        started = self._started(req)
+        kept = self._kept(req)
+        started = sso.LoginStart("", kept["state"], kept["nonce"], kept["cv"])
         try:
             identity = self._client.finish(
                 req.get_param("code") or "", req.get_param("state") or "", started
             )
             with session_scope(self._sessions) as session:
                 user = sso.sign_in(session, identity)
-                token, claims = self._tokens.issue(str(user.id), claims={"email": user.email})
+                user_id, email = user.id, user.email
         except sso.ProviderUnavailable as error:
             raise service_unavailable(str(error)) from None
         except sso.SsoError as error:
             raise Problem(falcon.HTTP_403, str(error)) from None
         resp.unset_cookie(COOKIE, path=COOKIE_PATH)
         resp.cache_control = ["no-store"]
+        if "next" in kept:
+            self._browser.start(resp, user_id, email)
+            resp.status = falcon.HTTP_303
+            resp.location = kept["next"]
+            return
+        token, claims = self._tokens.issue(str(user_id), claims={"email": email})
         resp.media = {
             "access_token": token,
             "token_type": "Bearer",
             "expires_in": claims["exp"] - claims["iat"],
         }
 
-    def _started(self, req: falcon.Request) -> sso.LoginStart:
+    def _kept(self, req: falcon.Request) -> dict:
+        """Return what the login step kept in this browser's cookie (state, nonce, verifier)."""
         values = req.get_cookie_values(COOKIE) or []
         for value in values:
             try:
-                kept = self._tokens.verify(value, audience=AUDIENCE)
+                return self._tokens.verify(value, audience=AUDIENCE)
             except InvalidToken:
                 continue
-            return sso.LoginStart("", kept["state"], kept["nonce"], kept["cv"])
         raise Problem(
             falcon.HTTP_400,
             "no sign-in in progress in this browser (or it took over 10 minutes); start again",

@@ -1,8 +1,8 @@
 """Accept a video upload: stream it into the blob store, create its job, then enqueue it.
 
 An optional file part `cover` (JPEG, PNG, GIF or WebP) is kept next to the video as blob
-`videos/<job id>-cover` and sets the option cover=image, which `to_mp3(cover_image=...)` embeds
-(the convert actor still has to fetch the blob and pass it; until then the still is used).
+`videos/<job id>-cover` and sets the option cover=image: the convert step fetches it and the
+MP3 carries it as its picture.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from conversion.errors import InvalidOptionsError
 from conversion.options import ConversionOptions
 from core.db import session_scope
-from core.job_blobs import cover_blob_id
+from core.job_blobs import cover_blob_id, video_blobs
 from core.models import Job, new_job_id
 from core.settings import Settings
 from core.states import JobState, Step
@@ -87,15 +87,13 @@ class UploadResource:
                 raise Problem(falcon.HTTP_400, "the form has no field named file")
             job = self._create_job(job_id, principal.id, stored, fields, cover_image)
         except BlobTooLarge:
-            self._store.delete("videos", job_id)
-            self._store.delete("videos", cover_blob_id(job_id))
+            self._discard(job_id)
             if limit <= remaining_quota:
                 raise _too_large(limit) from None
             raise _over_quota() from None
         except BaseException:
             # Nothing half-done survives a refused or broken upload.
-            self._store.delete("videos", job_id)
-            self._store.delete("videos", cover_blob_id(job_id))
+            self._discard(job_id)
             raise
         self._enqueue_safely(job_id)
         resp.status = falcon.HTTP_202
@@ -193,6 +191,11 @@ class UploadResource:
         with session_scope(self._sessions) as session:
             session.add(job)
         return job
+
+    def _discard(self, job_id: str) -> None:
+        """Delete what a refused or broken upload stored: the video and the cover image."""
+        for bucket, blob_id in video_blobs(job_id):
+            self._store.delete(bucket, blob_id)
 
     def _enqueue_safely(self, job_id: str) -> None:
         # The job row is committed: if the broker is down now, the sweeper enqueues it later.

@@ -11,16 +11,9 @@ from core import logins, revocations
 from core.db import session_scope
 from core.settings import Settings
 from web.auth import AuthMiddleware
-from web.browser import BrowserSession, form_fields
+from web.browser import BrowserSession, form_fields, local_path
 from web.errors import Problem
 from web.ui.render import Renderer
-
-
-def _safe_next(target: str | None) -> str:
-    """Return a local path to go to after signing in; anything else goes to the jobs page."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
-        return target
-    return "/"
 
 
 class SignInPage:
@@ -43,7 +36,7 @@ class SignInPage:
         self._auth = auth
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        next_page = _safe_next(req.get_param("next"))
+        next_page = local_path(req.get_param("next"))
         if self._signed_in(req):
             _see_other(resp, next_page)
             return
@@ -62,7 +55,7 @@ class SignInPage:
         self._browser.check_sign_in(req)
         fields = form_fields(req)
         email = fields.get("email", "").strip()
-        next_page = _safe_next(fields.get("next"))
+        next_page = local_path(fields.get("next"))
         with session_scope(self._sessions) as session:
             try:
                 user = logins.attempt(
@@ -108,6 +101,7 @@ class SignInPage:
             error=error,
             next_page=next_page,
             csrf=self._browser.sign_in_token(req, resp),
+            sso_provider=self._settings.oidc_provider_label,
             viewer=None,
             here="sign-in",
         )

@@ -12,20 +12,24 @@ export class ApiError extends Error {
   }
 }
 
-export async function api(method, path) {
+// `body`, when given, is sent as JSON.
+export async function api(method, path, body) {
+  const headers = { Accept: "application/json", "X-CSRF-Token": csrf };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
   let response;
   try {
     response = await fetch(path, {
       method,
       credentials: "same-origin",
-      headers: { Accept: "application/json", "X-CSRF-Token": csrf },
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {
     throw new ApiError(0, null);
   }
-  const body = await response.json().catch(() => null);
-  if (!response.ok) throw new ApiError(response.status, body);
-  return body;
+  const answer = await response.json().catch(() => null);
+  if (!response.ok) throw new ApiError(response.status, answer);
+  return answer;
 }
 
 // Upload one file with its options; `onProgress(loaded, total)` follows the bytes sent.
@@ -65,7 +69,7 @@ const OPTION_LABELS = {
   title: "Title",
   artist: "Artist",
   album: "Album",
-  cover: "Cover image",
+  cover: "Cover picture",
 };
 
 function sentence(text) {

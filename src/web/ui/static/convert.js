@@ -14,10 +14,12 @@ const picker = document.getElementById("files");
 const uploads = document.getElementById("uploads");
 const rowTemplate = document.getElementById("upload-row");
 
-function syncQuality() {
-  const vbr = options.elements.mode.value === "vbr";
-  options.elements.bitrate.disabled = vbr;
-  options.elements.vbr_quality.disabled = !vbr;
+function syncChoices() {
+  const form = options.elements;
+  const vbr = form.mode.value === "vbr";
+  form.bitrate.disabled = vbr;
+  form.vbr_quality.disabled = !vbr;
+  form.cover_image.disabled = form.cover.value !== "image";
 }
 
 // The form's choices as the upload's fields, named as POST /upload expects them.
@@ -29,7 +31,10 @@ function optionFields() {
   if (form.sample_rate.value) fields.push(["sample_rate", form.sample_rate.value]);
   if (form.mono.checked) fields.push(["channels", "1"]);
   if (form.normalize.checked) fields.push(["normalize", "true"]);
-  if (form.cover.checked) fields.push(["cover", "true"]);
+  // A still from the video is the server's default; an image goes as a file part of its own.
+  const image = form.cover_image.files[0];
+  if (form.cover.value === "none") fields.push(["cover", "none"]);
+  else if (form.cover.value === "image" && image) fields.push(["cover", image]);
   for (const name of ["start", "end", "title", "artist", "album"]) {
     const value = form[name].value.trim();
     if (value) fields.push([name, value]);
@@ -135,7 +140,7 @@ function startAll(files) {
   for (const file of files) start(file);
 }
 
-options.addEventListener("change", syncQuality);
+options.addEventListener("change", syncChoices);
 options.addEventListener("submit", (event) => event.preventDefault());
 picker.addEventListener("change", () => {
   startAll(picker.files);
@@ -155,4 +160,4 @@ drop.addEventListener("drop", (event) => {
 for (const type of ["dragover", "drop"]) {
   window.addEventListener(type, (event) => event.preventDefault());
 }
-syncQuality();
+syncChoices();

@@ -3,6 +3,7 @@
 import { act } from "./actions.js";
 import { ApiError, api, explain } from "./api.js";
 import { LABELS, isRunning } from "./format.js";
+import { mountWaveform } from "./waveform.js";
 
 const POLL_MS = 1000;
 const main = document.getElementById("main");
@@ -24,6 +25,7 @@ async function reloadMain() {
   const { filename, state } = current();
   document.getElementById("announce").textContent = `${filename}: ${LABELS[state] ?? state}`;
   watch();
+  mountWaveform();
 }
 
 async function poll() {
@@ -62,3 +64,4 @@ main.addEventListener("click", async (event) => {
   }
 });
 watch();
+mountWaveform();
