@@ -1,7 +1,7 @@
 """jobs owe a message or an e-mail: enqueued_at, email_due_at
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-29 11:00:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from core.models import UTCDateTime
 
 revision: str = "0005"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -25,6 +25,7 @@ from sqlalchemy.exc import OperationalError
 
 from actors import chain
 from actors.dispatcher import Dispatcher
+from actors.heartbeat import WorkerHeartbeat
 from actors.middleware import (
     RecordExhaustedJobs,
     WorkerMetrics,
@@ -53,6 +54,7 @@ def setup_broker(settings: Settings, runtime: Runtime | None = None) -> dramatiq
         # First, so that every other hook (Retries' log lines included) sees the message.
         CurrentMessage(),
         WorkerResources(runtime, sweeper, dispatcher),
+        WorkerHeartbeat(runtime),
         AgeLimit(),
         TimeLimit(),
         ShutdownNotifications(),

@@ -22,7 +22,7 @@ from typing import Any
 
 import dramatiq
 
-from actors import convert, notify, store
+from actors import convert, notify, store, timeline
 from actors.errors import StepFailed, describe_error
 from actors.lease import Lease, LeaseLost, claim
 from actors.runtime import Runtime
@@ -98,7 +98,8 @@ def run_step(rt: Runtime, link: Link, job_id: str, send: Callable[[Step], None])
         if lease is None:
             return
         try:
-            lease.advance(**link.work(rt, lease))
+            with timeline.attempt(rt, lease):
+                lease.advance(**link.work(rt, lease))
         except (LeaseLost, Cancelled):
             _stopped(rt, lease)
             return

@@ -1,4 +1,4 @@
-"""Define the database tables: users, jobs, login throttling, revoked and personal access tokens."""
+"""Define the database tables: users, jobs, job events, workers, login throttling and tokens."""
 
 from __future__ import annotations
 
@@ -84,6 +84,8 @@ class Job(Base):
         Index("ix_jobs_user_created", "user_id", "created_at"),
         Index("ix_jobs_state_updated", "state", "updated_at"),
         Index("ix_jobs_email_due", "email_due_at"),
+        # The admin overview counts jobs finished in the last hour and day.
+        Index("ix_jobs_finished", "finished_at", "state"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_job_id)
@@ -178,3 +180,39 @@ class PersonalAccessToken(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class JobEvent(Base):
+    """One attempt of one step of a job: when, on which worker, and how it ended."""
+
+    __tablename__ = "job_events"
+    __table_args__ = (Index("ix_job_events_job", "job_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    step: Mapped[str] = mapped_column(String(16))
+    attempt: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    worker_host: Mapped[str] = mapped_column(String(255))
+    worker_pid: Mapped[int] = mapped_column(Integer)
+    # None while the attempt runs; then done, retry, failed, cancelled or lease_lost.
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class WorkerProcess(Base):
+    """A worker process's heartbeat: what it consumes and what it has done."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    queues: Mapped[str] = mapped_column(String(1024))
+    threads: Mapped[int] = mapped_column(Integer)
+    current_jobs: Mapped[list[str] | None] = mapped_column(JSON)
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    jobs_done: Mapped[int] = mapped_column(Integer, default=0)
+    jobs_failed: Mapped[int] = mapped_column(Integer, default=0)

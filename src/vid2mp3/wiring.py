@@ -8,6 +8,7 @@ from core.logs import configure_logging
 from core.settings import Settings
 from vid2mp3.migrate import head_revision
 from vid2mp3.services import build_services
+from web.admin.tasks import PREFIX as TASKS_PREFIX
 from web.app import create_app
 
 
@@ -21,6 +22,7 @@ def build_web_app(settings: Settings, broker=None):
     atexit.register(services.close)
     from actors.broker import setup_broker
     from actors.publisher import BoundedPublisher
+    from actors.queues import QueueAdmin
 
     broker = broker or setup_broker(settings)
     return create_app(
@@ -31,7 +33,20 @@ def build_web_app(settings: Settings, broker=None):
         enqueue=BoundedPublisher(broker, settings.broker_timeout_seconds),
         broker_check=lambda: check_broker(broker),
         schema_revision=head_revision(),
+        queues=QueueAdmin(broker),
+        dashboard=tasks_dashboard(broker),
     )
+
+
+def tasks_dashboard(broker):
+    """Return dramatiq-dashboard's WSGI app for a Redis broker (it reads only Redis), else None."""
+    from dramatiq.brokers.redis import RedisBroker
+
+    if not isinstance(broker, RedisBroker):
+        return None
+    from dramatiq_dashboard import DashboardApp
+
+    return DashboardApp(broker, TASKS_PREFIX)
 
 
 def check_broker(broker) -> None:

@@ -13,6 +13,8 @@ from core.sso import OidcClient
 from core.storage import BlobStore
 from core.tokens import TokenService
 from web import docs, errors
+from web.admin import install as install_admin
+from web.admin.service import AdminService
 from web.auth import AuthMiddleware
 from web.browser import BrowserSession
 from web.metrics import MetricsMiddleware, MetricsResource
@@ -35,10 +37,14 @@ def create_app(
     enqueue: Callable[..., None],
     broker_check: Callable[[], None] | None = None,
     schema_revision: str | None = None,
+    queues=None,
+    dashboard=None,
 ) -> falcon.App:
     """Return the WSGI app; `enqueue(job_id, step)` hands a committed job to the pipeline.
 
     Readiness checks that the database is at `schema_revision` (alembic's head) when given.
+    `queues` (an `actors.queues.QueueAdmin`) gives the admin pages the broker's queues, and
+    `dashboard` is dramatiq-dashboard's WSGI app, served at /admin/tasks, when on Redis.
     """
     browser = BrowserSession(settings, tokens)
     auth = AuthMiddleware(tokens, sessions, browser)
@@ -71,7 +77,9 @@ def create_app(
     app.add_route("/jobs/{job_id:uuid}/waveform", JobWaveformResource(sessions, store))
     app.add_route("/download", DownloadByFileResource(sessions, store))
     app.add_route("/d/{token}", SignedLinkResource(sessions, store, tokens))
-    install_ui(app, settings, sessions, auth, browser)
+    viewer = install_ui(app, settings, sessions, auth, browser)
+    admin = AdminService(settings, sessions, store, enqueue, queues)
+    install_admin(app, admin, viewer, auth, dashboard)
     app.add_route("/account/tokens", AccountTokensResource(sessions))
     app.add_route("/account/tokens/{token_id:int}", AccountTokenResource(sessions))
     if settings.oidc_issuer:

@@ -59,14 +59,18 @@ class AuthMiddleware:
             _check_scope(principal.scopes, needed)
         req.context.principal = principal
 
-    def identify(self, req: falcon.Request) -> Principal:
-        """Return the caller by bearer header or session cookie, or raise a 401/403 problem."""
+    def identify(self, req: falcon.Request, *, csrf: bool = True) -> Principal:
+        """Return the caller by bearer header or session cookie, or raise a 401/403 problem.
+
+        `csrf=False` skips the session's CSRF check, for an embedded app with its own.
+        """
         header = req.get_header("Authorization")
         cookie = self._browser.token(req) if header is None and self._browser else None
         if cookie is None:
             return self.authenticate(header)
         principal = self._principal(cookie)
-        self._browser.check(req, principal.claims)
+        if csrf:
+            self._browser.check(req, principal.claims)
         return principal
 
     def authenticate(self, header: str | None) -> Principal:

@@ -17,6 +17,7 @@ from importlib import metadata
 import falcon
 import falcon.inspect
 
+from core.states import JobState
 from web.errors import PROBLEM_JSON
 from web.openapi_schemas import (
     SCHEMAS,
@@ -42,6 +43,14 @@ OUTSIDE_API = {
     "/users/{user_id}/{action}": "web UI form post (admins): act on an account",
     "/assets/{name}": "web UI files: styles, scripts, icons",
     "/sample.mp4": "web UI: a generated sample video to try the service with",
+    "/admin": "admin page (HTML, admins): the overview",
+    "/admin/jobs": "admin page (HTML, admins): every user's jobs",
+    "/admin/jobs/retry": "admin form post: retry every failed job that matches",
+    "/admin/jobs/{job_id}": "admin page (HTML, admins): one job's timeline",
+    "/admin/jobs/{job_id}/{action}": "admin form post: retry, cancel or delete a job",
+    "/admin/workers": "admin page (HTML, admins): the workers",
+    "/admin/queues/{queue}/{action}": "admin form post: requeue or purge dead letters",
+    "/admin/tasks(/|$)": "dramatiq-dashboard (HTML, admins), mounted when the broker is Redis",
 }
 
 _CONVERTER = re.compile(r"\{(\w+):[^}]*\}")
@@ -487,6 +496,130 @@ _PATHS = {
     },
 }
 
+
+_ADMIN_FILTERS = [
+    _query_param(
+        "state",
+        "Only jobs in this state.",
+        {"type": "string", "enum": [state.value for state in JobState]},
+    ),
+    _query_param("user", "Only jobs of users whose e-mail contains this.", STRING),
+    _query_param("since", "Created at or after (UTC).", {"type": "string", "format": "date-time"}),
+    _query_param("until", "Created before (UTC).", {"type": "string", "format": "date-time"}),
+    _query_param("error", "Only jobs whose reason contains this.", STRING),
+]
+_QUEUE = _path_param("queue", "A queue's name, as in `GET /admin/api/queues`.")
+
+
+def _admin(operation_id: str, summary: str, status: str, schema: str, errors=(), **extra) -> dict:
+    """An admin operation: an admin's password login only; anyone else gets 404."""
+    response = _json(schema_ref(schema), summary)
+    return _operation(
+        operation_id, summary, "admin", {status: response}, errors=(404, *errors), **extra
+    )
+
+
+_PATHS.update(
+    {
+        "/admin/api/overview": {
+            "get": _admin(
+                "adminOverview", "Jobs by state, throughput, queues", "200", "AdminOverview"
+            )
+        },
+        "/admin/api/queues": {
+            "get": _admin(
+                "adminQueues", "Every queue's depth, delayed and dead", "200", "AdminQueues"
+            )
+        },
+        "/admin/api/queues/{queue}/{action}": {
+            "parameters": [
+                _QUEUE,
+                _path_param(
+                    "action",
+                    "What to do with the dead letters.",
+                    {"type": "string", "enum": ["requeue", "purge"]},
+                ),
+            ],
+            "post": _admin(
+                "adminDeadLetters", "Requeue or purge a queue's dead letters", "200", "AdminCount"
+            ),
+        },
+        "/admin/api/jobs": {
+            "get": _admin(
+                "adminJobs",
+                "Every user's jobs, filtered, sorted, paged",
+                "200",
+                "AdminJobPage",
+                errors=(400,),
+                parameters=[
+                    *_ADMIN_FILTERS,
+                    _query_param(
+                        "sort",
+                        "A column, `-` first for descending.",
+                        {
+                            "type": "string",
+                            "pattern": "^-?(created|updated|finished|state|user|attempts)$",
+                        },
+                    ),
+                    _query_param(
+                        "page", "From 1.", {"type": "integer", "minimum": 1, "maximum": 1_000_000}
+                    ),
+                    _query_param(
+                        "per_page", "Jobs per page.", {"type": "integer", "enum": [25, 50, 100]}
+                    ),
+                ],
+            )
+        },
+        "/admin/api/jobs/retry": {
+            "post": _admin(
+                "adminRetryMatching",
+                "Retry every failed job that matches",
+                "202",
+                "AdminCount",
+                errors=(400,),
+                parameters=_ADMIN_FILTERS,
+            )
+        },
+        "/admin/api/jobs/{job_id}": {
+            "parameters": [_JOB_ID],
+            "get": _admin("adminJob", "A job with its owner and timeline", "200", "AdminJob"),
+            "delete": {
+                **_admin(
+                    "adminDeleteJob",
+                    "Delete a job, its files and timeline",
+                    "200",
+                    "AdminJob",
+                    errors=(503,),
+                ),
+                "responses": {"204": {"description": "Deleted."}, **_errors(401, 403, 404, 503)},
+            },
+        },
+        "/admin/api/jobs/{job_id}/{action}": {
+            "parameters": [
+                _JOB_ID,
+                _path_param(
+                    "action", "What to do.", {"type": "string", "enum": ["retry", "cancel"]}
+                ),
+            ],
+            "post": {
+                **_admin(
+                    "adminJobAction", "Retry or cancel a job", "200", "AdminJob", errors=(409, 503)
+                ),
+                "responses": {
+                    "200": _json(schema_ref("AdminJob"), "Cancelled."),
+                    "202": _json(schema_ref("AdminJob"), "Queued again."),
+                    **_errors(401, 403, 404, 409, 503),
+                },
+            },
+        },
+        "/admin/api/workers": {
+            "get": _admin(
+                "adminWorkers", "Every worker process, live or gone", "200", "AdminWorkers"
+            )
+        },
+    }
+)
+
 DOCUMENT = {
     "openapi": "3.0.3",
     "info": {
@@ -502,6 +635,7 @@ DOCUMENT = {
         {"name": "account", "description": "Personal access tokens"},
         {"name": "operations", "description": "Probes and metrics"},
         {"name": "documentation", "description": "This description"},
+        {"name": "admin", "description": "The admin dashboard's JSON (an admin's login)"},
     ],
     "security": [{"bearerAuth": []}],
     "paths": _PATHS,

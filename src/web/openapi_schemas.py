@@ -181,4 +181,51 @@ SCHEMAS = {
             "token": {**STRING, "description": "The secret, only in the answer to its creation."},
         },
     },
+    **{
+        name: {"type": "object", "required": required, "properties": properties}
+        for name, required, properties in (
+            (
+                "AdminOverview",
+                ["jobs_by_state", "finished", "queues", "workers"],
+                {
+                    "jobs_by_state": {"type": "object", "additionalProperties": INTEGER},
+                    "finished": {"type": "object", "description": "`hour` and `day`."},
+                    "median_wait_seconds": nullable(NUMBER),
+                    "median_conversion_seconds": nullable(NUMBER),
+                    "queues": schema_ref("AdminQueues"),
+                    "workers": {"type": "object", "description": "`live` and `gone` counts."},
+                },
+            ),
+            (
+                "AdminQueues",
+                ["broker", "items", "error"],
+                {
+                    "broker": nullable(STRING),
+                    "items": {"type": "array", "items": {"type": "object"}},
+                    "error": nullable(STRING),
+                },
+            ),
+            (
+                "AdminJob",
+                ["id", "state", "user"],
+                {"user": STRING, "timeline": {"type": "array", "items": {"type": "object"}}},
+            ),
+            (
+                "AdminJobPage",
+                ["items", "total", "page", "per_page"],
+                {
+                    "items": {"type": "array", "items": schema_ref("AdminJob")},
+                    "total": INTEGER,
+                    "page": INTEGER,
+                    "per_page": INTEGER,
+                },
+            ),
+            (
+                "AdminWorkers",
+                ["items"],
+                {"items": {"type": "array", "items": {"type": "object"}}},
+            ),
+            ("AdminCount", [], {"retried": INTEGER, "requeued": INTEGER, "purged": INTEGER}),
+        )
+    },
 }

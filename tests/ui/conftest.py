@@ -147,3 +147,15 @@ def sign_in(page, email: str, password: str = PASSWORD) -> None:
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("link", name="Jobs").wait_for()
+
+
+def axe_violations(page) -> list[str]:
+    """Run axe-core on the page; return its serious and critical violations."""
+    page.add_script_tag(path=str(AXE))
+    results = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [
+        f"{item['id']} ({item['impact']}): {item['help']} at {node['target']}"
+        for item in results["violations"]
+        if item["impact"] in ("serious", "critical")
+        for node in item["nodes"]
+    ]

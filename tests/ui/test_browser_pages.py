@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from media import make_clip
 from testservices import free_port
-from ui.conftest import AXE, PASSWORD, sign_in
+from ui.conftest import PASSWORD, axe_violations, sign_in
 
 TIMEOUT_MS = 60_000
 
@@ -97,17 +97,6 @@ def test_a_form_post_from_another_site_is_refused(new_page, service, other_site)
     page.goto("/users")
     expect(page.get_by_role("heading", name="Users")).to_be_visible()
     expect(page.get_by_text("intruder@example.com")).to_have_count(0)
-
-
-def axe_violations(page) -> list[str]:
-    page.add_script_tag(path=str(AXE))
-    results = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-    return [
-        f"{item['id']} ({item['impact']}): {item['help']} at {node['target']}"
-        for item in results["violations"]
-        if item["impact"] in ("serious", "critical")
-        for node in item["nodes"]
-    ]
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])

@@ -78,6 +78,7 @@ def test_every_described_operation_is_routed_unless_conditional(app):
     routed_paths = {path for path, _ in routed}
     assert {op for op in described_operations() if op not in routed} - CONDITIONAL == set()
     static = {route.prefix.rstrip("/") for route in falcon.inspect.inspect_static_routes(app)}
+    static |= {sink.prefix for sink in falcon.inspect.inspect_sinks(app)}
     assert set(OUTSIDE_API) - routed_paths - static == set()
 
 

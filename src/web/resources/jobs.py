@@ -6,6 +6,7 @@ for a job's e-mail again.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import uuid
 from collections.abc import Callable
@@ -60,17 +61,18 @@ def job_json(job: Job) -> dict:
         "duration": job.duration,
         "media": job.media,
         "options": job.options,
-        "created_at": _iso(job.created_at),
-        "updated_at": _iso(job.updated_at),
-        "started_at": _iso(job.started_at),
-        "finished_at": _iso(job.finished_at),
-        "notified_at": _iso(job.notified_at),
+        "created_at": iso(job.created_at),
+        "updated_at": iso(job.updated_at),
+        "started_at": iso(job.started_at),
+        "finished_at": iso(job.finished_at),
+        "notified_at": iso(job.notified_at),
         "email": outbox.email_state(job),
         "links": links,
     }
 
 
-def _iso(value):
+def iso(value: dt.datetime | None) -> str | None:
+    """Return a moment as ISO 8601 in UTC with a Z, or None."""
     return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 

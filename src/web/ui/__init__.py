@@ -24,8 +24,8 @@ from web.ui.viewer import Viewer
 
 def install(
     app: falcon.App, settings: Settings, sessions, auth: AuthMiddleware, browser: BrowserSession
-) -> None:
-    """Add the UI's routes to `app`."""
+) -> Viewer:
+    """Add the UI's routes to `app`; return the viewer the admin pages share."""
     assets = Assets()
     renderer = Renderer(assets)
     viewer = Viewer(auth, browser, renderer)
@@ -42,3 +42,4 @@ def install(
     app.add_route("/users", users)
     app.add_route("/users/{user_id:int}/{action}", users, suffix="action")
     app.add_route("/sample.mp4", SampleResource())
+    return viewer

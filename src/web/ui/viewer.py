@@ -20,16 +20,17 @@ class Viewer:
         self._browser = browser
         self._renderer = renderer
 
-    def require(self, req: falcon.Request) -> Principal:
+    def require(self, req: falcon.Request, *, csrf: bool = True) -> Principal:
         """Return the signed-in principal; redirect to the sign-in page when there is none.
 
         A form post from another site is refused (403) whether or not the browser sent a cookie.
+        `csrf=False` leaves the CSRF token to an embedded app with its own (dramatiq-dashboard).
         """
         if req.method not in SAFE_METHODS:
             self._browser.check_origin(req)
         if self._browser.token(req) is not None:
             try:
-                return self._auth.identify(req)
+                return self._auth.identify(req, csrf=csrf)
             except Problem as error:
                 if error.status_code != 401:
                     raise
