@@ -32,6 +32,7 @@ def attempt(rt: Runtime, lease: Lease) -> Iterator[None]:
     """Record the attempt of `lease`'s step around the block; re-raise whatever it raises."""
     event_id = _quietly(
         rt,
+        lease.job_id,
         lambda s: timeline.start(s, lease.job_id, lease.step.value, lease.token, HOST, os.getpid()),
     )
     try:
@@ -39,15 +40,15 @@ def attempt(rt: Runtime, lease: Lease) -> Iterator[None]:
     except BaseException as error:
         if event_id is not None:
             outcome, reason = _outcome(rt, lease, error)
-            _quietly(rt, lambda s: timeline.finish(s, event_id, outcome, reason))
+            _quietly(rt, lease.job_id, lambda s: timeline.finish(s, event_id, outcome, reason))
         raise
     if event_id is not None:
-        _quietly(rt, lambda s: timeline.finish(s, event_id, "done"))
+        _quietly(rt, lease.job_id, lambda s: timeline.finish(s, event_id, "done"))
 
 
 def _outcome(rt: Runtime, lease: Lease, error: BaseException) -> tuple[str, str | None]:
     if isinstance(error, (LeaseLost, Cancelled)):
-        cancelled = _quietly(rt, lambda s: jobs.is_cancelled(s, lease.job_id))
+        cancelled = _quietly(rt, lease.job_id, lambda s: jobs.is_cancelled(s, lease.job_id))
         return ("cancelled" if cancelled else "lease_lost"), None
     if isinstance(error, StepFailed):
         return "failed", error.reason
@@ -57,11 +58,16 @@ def _outcome(rt: Runtime, lease: Lease, error: BaseException) -> tuple[str, str 
     return ("failed" if final else "retry"), describe_error(error)
 
 
-def _quietly(rt: Runtime, write):
-    """Run `write(session)` in a session of its own; log (never raise) a database error."""
+def _quietly(rt: Runtime, job_id: str, write):
+    """Run `write(session)` in a session of its own; log (never raise) a database error.
+
+    One line naming the job and the error's kind: during an outage every attempt fails to
+    write, and a traceback each time would bury what matters (it is there at debug level).
+    """
     try:
         with rt.sessions() as session:
             return write(session)
-    except Exception:
-        log.warning("job timeline: could not write an event", exc_info=True)
+    except Exception as error:
+        log.warning("job %s: timeline event not written: %s", job_id, type(error).__name__)
+        log.debug("job %s: timeline write failed", job_id, exc_info=True)
         return None
