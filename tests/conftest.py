@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -15,12 +18,15 @@ from testservices import (
     TEST_PASSWORD,
     TEST_SECRET,
     RunServices,
+    free_port,
     port_open,
     service_url,
     unavailable,
+    wait_for_port,
 )
 
 _run_services = RunServices()
+VID2MP3 = str(Path(sys.executable).parent / "vid2mp3")
 
 
 def pytest_configure(config):
@@ -120,3 +126,47 @@ def clip(tmp_path_factory):
     from media import make_clip
 
     return make_clip(tmp_path_factory.mktemp("media") / "clip.mp4")
+
+
+@pytest.fixture
+def start_web(mysql_url, mongo_uri, tmp_path):
+    """Return start(workers=1, **env) -> base URL of a `vid2mp3 serve` on the run's services."""
+    processes = []
+
+    def start(workers: int = 1, **env: str) -> str:
+        port = free_port()
+        environ = {
+            **os.environ,
+            "DATA_DIR": str(tmp_path / "var"),
+            "DATABASE_URL": mysql_url,
+            "STORAGE_URL": f"{mongo_uri}/serve_{os.getpid()}",
+            "BROKER_URL": "stub://",
+            "JWT_SECRET": TEST_SECRET,
+            **env,
+        }
+        processes.append(
+            subprocess.Popen(
+                [
+                    VID2MP3,
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--workers",
+                    str(workers),
+                ],
+                env=environ,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
+        wait_for_port(port, timeout=30)
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for process in processes:
+        process.terminate()
+        output, _ = process.communicate(timeout=30)
+        assert "Traceback" not in output, output

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -22,11 +18,7 @@ from testservices import (
     create_mysql_database,
     delete_rabbitmq_queues,
     drop_mysql_database,
-    free_port,
-    wait_for_port,
 )
-
-VID2MP3 = str(Path(sys.executable).parent / "vid2mp3")
 
 
 @pytest.fixture
@@ -41,41 +33,6 @@ def fault_proxies():
     yield proxy
     for each in proxies:
         each.close()
-
-
-@pytest.fixture
-def start_web(mysql_url, mongo_uri, tmp_path):
-    """Return start(**env) -> base URL of a `vid2mp3 serve --workers 1` on the run's services."""
-    processes = []
-
-    def start(**env: str) -> str:
-        port = free_port()
-        environ = {
-            **os.environ,
-            "DATA_DIR": str(tmp_path / "var"),
-            "DATABASE_URL": mysql_url,
-            "STORAGE_URL": f"{mongo_uri}/faults_{os.getpid()}",
-            "BROKER_URL": "stub://",
-            "JWT_SECRET": TEST_SECRET,
-            **env,
-        }
-        processes.append(
-            subprocess.Popen(
-                [VID2MP3, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-                env=environ,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-        )
-        wait_for_port(port, timeout=30)
-        return f"http://127.0.0.1:{port}"
-
-    yield start
-    for process in processes:
-        process.terminate()
-        output, _ = process.communicate(timeout=30)
-        assert "Traceback" not in output, output
 
 
 def _through(url: str, port: int) -> str:

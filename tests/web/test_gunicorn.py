@@ -2,49 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 import requests
 
-from testservices import TEST_SECRET, free_port, wait_for_port
-
-VID2MP3 = str(Path(sys.executable).parent / "vid2mp3")
-
 
 @pytest.fixture
-def server_env(mysql_url, mongo_uri, tmp_path):
-    env = {
-        **os.environ,
-        "DATA_DIR": str(tmp_path / "var"),
-        "DATABASE_URL": mysql_url,
-        "STORAGE_URL": f"{mongo_uri}/gunicorn_{os.getpid()}",
-        "BROKER_URL": "stub://",
-        "JWT_SECRET": TEST_SECRET,
-    }
-    return env
-
-
-@pytest.fixture
-def server(server_env):
-    port = free_port()
-    process = subprocess.Popen(
-        [VID2MP3, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
-        env=server_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        wait_for_port(port, timeout=30)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        output, _ = process.communicate(timeout=30)
-    assert "Traceback" not in output, output
+def server(start_web):
+    """A `vid2mp3 serve` with two gunicorn workers (the shared fixture checks for tracebacks)."""
+    return start_web(workers=2)
 
 
 def test_metrics_are_merged_across_gunicorn_workers(server):
