@@ -97,6 +97,8 @@ def run_step(rt: Runtime, link: Link, job_id: str, send: Callable[[Step], None])
         lease = claim(session, job_id, link.step, rt.lease_seconds)
         if lease is None:
             return
+        if link.step is Step.CONVERT and lease.token == 1:  # its first attempt since queued
+            rt.metrics.observe_wait(lease.job)
         try:
             with timeline.attempt(rt, lease):
                 lease.advance(**link.work(rt, lease))

@@ -15,6 +15,7 @@ import os
 import shutil
 from pathlib import Path
 
+from core.models import Job, utcnow
 from core.settings import Settings
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -40,7 +41,16 @@ class WorkerMetrics:
         from prometheus_client import Counter, Histogram
 
         self.jobs = Counter(
-            "converter_jobs_total", "Conversions by result (done, failed, retried).", ["result"]
+            "converter_jobs_total",
+            "Conversions by result (converted, failed, retried).",
+            ["result"],
+        )
+        for result in ("converted", "failed", "retried"):
+            self.jobs.labels(result)  # exported at 0 from the start, so rate() sees the first
+        self.wait = Histogram(
+            "converter_wait_seconds",
+            "Seconds from a job's message reaching the broker to the start of its conversion.",
+            buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200),
         )
         self.seconds = Histogram(
             "converter_conversion_seconds",
@@ -55,6 +65,11 @@ class WorkerMetrics:
         self.notifications = Counter(
             "notifications_total", "Notifications by channel and result.", ["channel", "result"]
         )
+
+    def observe_wait(self, job: Job) -> None:
+        """Record how long `job` was queued before a worker claimed its conversion (just now)."""
+        if job.enqueued_at is not None:
+            self.wait.observe(max(0.0, (utcnow() - job.enqueued_at).total_seconds()))
 
 
 @functools.cache

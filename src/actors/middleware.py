@@ -105,6 +105,11 @@ class WorkerMetrics(Middleware):
         # Only under the `dramatiq` command line, which chose a multiprocess folder.
         return [metrics.serve_metrics] if metrics.MULTIPROC_ENV in os.environ else []
 
+    def before_worker_boot(self, broker, worker) -> None:
+        # Every instrument is exported (at 0) before the first message, so that Prometheus sees
+        # the first job as an increase and `rate()` shows it.
+        metrics.worker_metrics()
+
     def after_worker_shutdown(self, broker, worker) -> None:
         metrics.mark_process_dead()
 

@@ -43,7 +43,7 @@ def create_app(
     """Return the WSGI app; `enqueue(job_id, step)` hands a committed job to the pipeline.
 
     Readiness checks that the database is at `schema_revision` (alembic's head) when given.
-    `queues` (an `actors.queues.QueueAdmin`) gives the admin pages the broker's queues, and
+    `queues` (an `actors.queues.QueueAdmin`) gives the admin pages and /metrics the broker's queues;
     `dashboard` is dramatiq-dashboard's WSGI app, served at /admin/tasks, when on Redis.
     """
     browser = BrowserSession(settings, tokens)
@@ -65,7 +65,7 @@ def create_app(
 
     app.add_route("/healthz", LivenessResource())
     app.add_route("/readyz", ReadinessResource(checks))
-    app.add_route("/metrics", MetricsResource())
+    app.add_route("/metrics", MetricsResource(sessions, queues))
     app.add_route("/login", LoginResource(settings, sessions, tokens))
     app.add_route("/validate", ValidateResource())
     app.add_route("/upload", UploadResource(settings, sessions, store, enqueue))

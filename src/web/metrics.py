@@ -3,6 +3,7 @@
 Under gunicorn every worker writes prometheus-client multiprocess files into the folder named by
 PROMETHEUS_MULTIPROC_DIR (set by `vid2mp3 serve` before forking); `/metrics` merges them. Without
 that variable (tests, the embedded mode) the metrics live in the process' default registry.
+`/metrics` adds the gauges of `web.state_metrics` (jobs by state, queue depths) read per scrape.
 """
 
 from __future__ import annotations
@@ -77,9 +78,18 @@ class MetricsMiddleware:
 
 
 class MetricsResource:
-    """`GET /metrics`: Prometheus exposition of all web workers' metrics."""
+    """`GET /metrics`: all web workers' metrics, and the jobs' and queues' gauges.
+
+    `sessions` and `queues` (an `actors.queues.QueueAdmin`, optional) feed the gauges read at
+    scrape time (`web.state_metrics`).
+    """
 
     auth_required = False
+
+    def __init__(self, sessions, queues=None) -> None:
+        self._sessions = sessions
+        self._queues = queues
+        self._state = None
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         from prometheus_client import (
@@ -95,5 +105,10 @@ class MetricsResource:
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
         _metrics()
+        if self._state is None:  # on first use, like the instruments (two racing are harmless)
+            from web.state_metrics import StateCollector
+
+            self._state = CollectorRegistry()
+            self._state.register(StateCollector(self._sessions, self._queues))
         resp.content_type = CONTENT_TYPE_LATEST
-        resp.data = generate_latest(registry)
+        resp.data = generate_latest(registry) + generate_latest(self._state)

@@ -3,7 +3,9 @@
 Nothing here starts a container or talks to a cluster. `docker-compose config` (Debian's 1.29)
 checks compose.yml; `kubectl kustomize` renders k8s/ (or, without kubectl, the plain resource
 files listed in its kustomization are concatenated) and `kubernetes-validate --strict` checks
-every rendered document. promtool is optional (not installed by bin/ensure-services).
+every rendered document. `promtool` (Debian's prometheus, installed by bin/ensure-services) checks
+the Prometheus config, the alert rules and the dashboard's queries; tests/deploy/test_prometheus.py
+runs that Prometheus against a live web process and worker.
 """
 
 from __future__ import annotations
@@ -31,7 +33,14 @@ APP_SERVICES = ("migrate", "web", "converter", "notifier")
 BACKING_SERVICES = ("mongo", "rabbitmq", "mysql", "redis", "mailpit")
 # Metric families the dashboard and alerts must use (design §6 names, as the code exports them).
 WEB_METRICS = ("http_requests_total", "http_request_duration_seconds")
-WORKER_METRICS = ("converter_jobs_total", "converter_conversion_seconds", "notifications_total")
+WORKER_METRICS = (
+    "converter_jobs_total",
+    "converter_conversion_seconds",
+    "converter_wait_seconds",
+    "notifications_total",
+)
+# The gauges the web app reads from the database and the broker at scrape time.
+STATE_METRICS = ("vid2mp3_jobs", "vid2mp3_queue_messages")
 CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "PriorityClass"}
 
 
@@ -320,7 +329,7 @@ def test_alert_rules_are_well_formed():
 def test_promtool_accepts_config_rules_and_dashboard_queries(tmp_path):
     promtool = shutil.which("promtool")
     if not promtool:
-        pytest.skip("promtool is optional (Debian package prometheus)")
+        unavailable("promtool", "install Debian's prometheus (bin/ensure-services does)")
     result = run([promtool, "check", "config", str(PROMETHEUS / "prometheus.yml")])
     assert result.returncode == 0, result.stdout + result.stderr
     # The dashboard's queries, parsed by Prometheus itself as recording rules.
@@ -354,7 +363,7 @@ def test_grafana_dashboard_panels_use_our_metrics():
         (GRAFANA / "provisioning" / "datasources" / "prometheus.yml").read_text()
     )["datasources"][0]
     text = " ".join(t["expr"] for p in panels for t in p["targets"])
-    for metric in (*WEB_METRICS, *WORKER_METRICS):
+    for metric in (*WEB_METRICS, *WORKER_METRICS, *STATE_METRICS):
         assert metric in text, f"no panel shows {metric}"
     for panel in panels:
         assert panel["title"] and panel["targets"], panel["id"]
@@ -370,7 +379,7 @@ def test_grafana_dashboard_panels_use_our_metrics():
 def _families(exprs: list[str]) -> set[str]:
     names = set()
     for expr in exprs:
-        for name in re.findall(r"\b((?:http|converter|notifications)_[a-z_]+)\b", expr):
+        for name in re.findall(r"\b((?:http|converter|notifications|vid2mp3)_[a-z_]+)\b", expr):
             names.add(re.sub(r"_(bucket|sum|count|total)$", "", name))
     return names
 
