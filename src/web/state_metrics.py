@@ -6,11 +6,16 @@ over the `(state, updated_at)` index) and the broker (`actors.queues.QueueAdmin`
 overview does). Several web pods report the same numbers; the dashboard takes their `max`.
 A source that fails is reported as `vid2mp3_metrics_source_up{source} 0` instead of failing the
 scrape, so the request metrics still arrive while the database or the broker is away.
+
+`/metrics` needs no login, so the readings are reused for `MIN_INTERVAL` seconds: however often
+it is asked, a process queries the database and the broker at most once in that time.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select
@@ -20,7 +25,7 @@ from core.models import Job
 from core.states import JobState
 
 log = logging.getLogger(__name__)
-
+MIN_INTERVAL = 2.0
 
 _JOBS = ("vid2mp3_jobs", "Jobs in the database by state.", ["state"])
 _QUEUES = (
@@ -46,12 +51,22 @@ class StateCollector:
     def __init__(self, sessions, queues=None) -> None:
         self._sessions = sessions
         self._queues = queues
+        self._lock = threading.Lock()
+        self._read_at = float("-inf")
+        self._families: list[GaugeMetricFamily] = []
 
     def describe(self) -> list[GaugeMetricFamily]:
         # Given, so that registering the collector does not run its queries.
         return [_family(spec) for spec in (_JOBS, _QUEUES, _UP)]
 
-    def collect(self):
+    def collect(self) -> list[GaugeMetricFamily]:
+        with self._lock:
+            if time.monotonic() - self._read_at >= MIN_INTERVAL:
+                self._families = list(self._read())
+                self._read_at = time.monotonic()
+            return self._families
+
+    def _read(self):
         up = _family(_UP)
         sources = [("database", self._jobs)]
         if self._queues is not None:

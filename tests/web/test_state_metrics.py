@@ -14,6 +14,7 @@ from core.accounts import create_user
 from core.db import make_engine, make_sessions, session_scope
 from core.models import Base, Job
 from testservices import TEST_PASSWORD, free_port
+from web import state_metrics
 from web.app import create_app
 
 
@@ -32,21 +33,28 @@ def private_sessions(tmp_path):
     engine.dispose()
 
 
-def scrape(services, sessions, queues) -> str:
+def metrics_app(services, sessions, queues=None) -> falcon.testing.TestClient:
     app = create_app(
         services.settings, sessions, services.store, services.tokens, lambda *a: None, queues=queues
     )
-    result = falcon.testing.TestClient(app).simulate_get("/metrics")
+    return falcon.testing.TestClient(app)
+
+
+def scrape(app: falcon.testing.TestClient) -> str:
+    result = app.simulate_get("/metrics")
     assert result.status_code == 200
     return result.text
 
 
-def test_jobs_by_state_and_queue_depths(services, private_sessions):
-    with session_scope(private_sessions) as session:
-        user = create_user(session, "gauges@example.com", TEST_PASSWORD)
+def add_jobs(sessions, *states: str) -> None:
+    with session_scope(sessions) as session:
+        user = create_user(session, f"{len(states)}-{states[0]}@example.com", TEST_PASSWORD)
         session.flush()
-        states = ["queued", "queued", "converting", "done", "done", "done", "failed"]
         session.add_all(Job(user_id=user.id, original_filename="a.mp4", state=s) for s in states)
+
+
+def test_jobs_by_state_and_queue_depths(services, private_sessions):
+    add_jobs(private_sessions, "queued", "queued", "converting", "done", "done", "done", "failed")
     broker = StubBroker(middleware=[])
     broker.declare_queue("video")
     broker.declare_queue("mp3")
@@ -55,7 +63,7 @@ def test_jobs_by_state_and_queue_depths(services, private_sessions):
     consumer = broker.consume("video")
     consumer.nack(next(consumer))  # one dead letter, the way a stub worker gives up
 
-    text = scrape(services, private_sessions, QueueAdmin(broker))
+    text = scrape(metrics_app(services, private_sessions, QueueAdmin(broker)))
 
     assert gauges(text, "vid2mp3_jobs") == {
         ("queued",): 2,
@@ -79,9 +87,22 @@ def test_an_unreachable_source_is_a_gauge_not_a_failed_scrape(services):
     sessions = make_sessions(make_engine(f"mysql+pymysql://root@127.0.0.1:{closed}/x", timeout=2))
     broker = RabbitmqBroker(url=f"amqp://guest:guest@127.0.0.1:{closed}", middleware=[])
 
-    text = scrape(services, sessions, QueueAdmin(broker))
+    text = scrape(metrics_app(services, sessions, QueueAdmin(broker)))
 
     assert gauges(text, "vid2mp3_metrics_source_up") == {("database",): 0, ("broker",): 0}
     assert "vid2mp3_jobs" not in text
     assert "vid2mp3_queue_messages" not in text
     assert "# TYPE http_requests_total counter" in text  # the rest of the scrape is there
+
+
+def test_readings_are_reused_for_a_moment_however_often_metrics_is_asked(
+    services, private_sessions, monkeypatch
+):
+    monkeypatch.setattr(state_metrics, "MIN_INTERVAL", 3600.0)
+    add_jobs(private_sessions, "queued")
+    app = metrics_app(services, private_sessions)
+    assert gauges(scrape(app), "vid2mp3_jobs")[("queued",)] == 1
+    add_jobs(private_sessions, "queued", "queued")
+    assert gauges(scrape(app), "vid2mp3_jobs")[("queued",)] == 1  # the same reading, no query
+    monkeypatch.setattr(state_metrics, "MIN_INTERVAL", 0.0)
+    assert gauges(scrape(app), "vid2mp3_jobs")[("queued",)] == 3
