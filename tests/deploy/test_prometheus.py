@@ -86,27 +86,20 @@ def prometheus(tmp_path):
 
     def start(targets: dict[str, str]) -> str:
         port = free_port()
-        log = (tmp_path / "prometheus.log").open("w")
-        started.append(
-            subprocess.Popen(
-                [
-                    binary,
-                    f"--config.file={prometheus_config(tmp_path, targets)}",
-                    f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                    f"--web.listen-address=127.0.0.1:{port}",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        )
+        args = [
+            binary,
+            f"--config.file={prometheus_config(tmp_path, targets)}",
+            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ]
+        started.append(spawn(args, os.environ, tmp_path / "prometheus.log"))
         base = f"http://127.0.0.1:{port}"
         wait_until(lambda: _get(f"{base}/-/ready").status_code == 200, "Prometheus is ready")
         return base
 
     yield start
     for process in started:
-        process.terminate()
-        process.wait(timeout=30)
+        stop(process, tmp_path / "prometheus.log")
 
 
 @pytest.fixture
@@ -116,21 +109,31 @@ def worker(tmp_path):
 
     def start(env: dict) -> str:
         port = free_port()
-        started.append(
-            subprocess.Popen(
-                [VID2MP3, "worker", "--processes", "1", "--threads", "2"],
-                env={**env, "METRICS_PORT": str(port)},
-                stdout=(tmp_path / "worker.log").open("w"),
-                stderr=subprocess.STDOUT,
-            )
-        )
+        args = [VID2MP3, "worker", "--processes", "1", "--threads", "2"]
+        started.append(spawn(args, {**env, "METRICS_PORT": str(port)}, tmp_path / "worker.log"))
         wait_for_port(port, timeout=60)
         return f"127.0.0.1:{port}"
 
     yield start
     for process in started:
-        process.terminate()
+        stop(process, tmp_path / "worker.log")
+
+
+def spawn(args: list[str], env: dict, log: Path) -> subprocess.Popen:
+    """Start a process whose output goes to `log`."""
+    with log.open("w") as output:
+        return subprocess.Popen(args, env=env, stdout=output, stderr=subprocess.STDOUT)
+
+
+def stop(process: subprocess.Popen, log: Path) -> None:
+    """Stop a process (killed if it lingers) and print its log, which pytest shows on failure."""
+    process.terminate()
+    try:
         process.wait(timeout=40)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    print(f"--- {log.name} (exit {process.returncode}) ---\n{log.read_text()[-5000:]}")
 
 
 def _get(url: str, **params) -> requests.Response:
