@@ -258,8 +258,10 @@ def test_dashboard_and_alerts_evaluate_on_live_metrics(
     def scraped() -> bool:
         targets = _get(f"{base}/api/v1/targets").json()["data"]["activeTargets"]
         # The worker exports its histograms at 0 before any job, so rate() sees the jobs.
-        return all(t["health"] == "up" for t in targets) and bool(
-            query(base, "converter_wait_seconds_count")
+        return (
+            len(targets) == 2
+            and all(t["health"] == "up" for t in targets)
+            and bool(query(base, "converter_wait_seconds_count"))
         )
 
     wait_until(scraped, "Prometheus scrapes the web process and the worker")
