@@ -15,6 +15,8 @@ def test_a_video_is_sent_as_its_audio_with_the_same_samples(tmp_path):
         assert decoded_md5(sent) == decoded_md5(video)
         folder = sent.parent
     assert not folder.exists()  # the copy is gone once uploaded
+    with smaller_audio(video) as first, smaller_audio(video) as second:
+        assert first.read_bytes() == second.read_bytes()  # so a repeat is an instant repeat
 
 
 def test_the_whole_file_is_sent_when_there_is_no_audio_or_no_media(tmp_path):

@@ -34,7 +34,10 @@ def _extract(source: Path, target: Path) -> bool:
     """Copy the audio tracks of `source` into `target`; tell whether that gave a smaller file."""
     command = [
         ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-y", "-i", str(source),
-        "-map", "0:a", "-vn", "-sn", "-dn", "-c:a", "copy", "-f", "matroska", str(target),
+        "-map", "0:a", "-vn", "-sn", "-dn", "-c:a", "copy",
+        # No random segment and track UIDs: the same video gives the same bytes, so sending it
+        # again is an instant repeat (see core.repeats).
+        "-fflags", "+bitexact", "-f", "matroska", str(target),
     ]  # fmt: skip
     try:
         subprocess.run(command, check=True, capture_output=True, timeout=TIMEOUT_SECONDS)
