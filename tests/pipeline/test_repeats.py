@@ -1,12 +1,22 @@
-"""Instant repeats through the real pipeline: the same upload again is done in its 202 answer."""
+"""Instant repeats: the same upload again is done in its 202 answer and shares the MP3 safely.
+
+Through the real pipeline, then the locking between making a repeat and deleting its source on
+MariaDB.
+"""
 
 from __future__ import annotations
+
+import io
+import threading
+import uuid
 
 from sqlalchemy import func, select
 
 from blobs import has_blob
+from conversion.options import ConversionOptions
+from core import jobs, repeats
 from core.db import session_scope
-from core.models import JobEvent
+from core.models import Job, JobEvent, new_job_id, utcnow
 from core.tokens import token_service
 from forms import upload
 
@@ -86,3 +96,64 @@ def test_other_options_or_another_user_convert_again(
         assert h.wait_for(job["id"], "done", "failed").state == "done"
         assert _steps_run(sessions, job["id"]) >= 3
     assert _mp3(client, auth, other_options["id"]) != _mp3(client, auth, first["id"])
+
+
+def _done_job(sessions, store, user_id: int, content_sha256: str) -> str:
+    """Commit a done job with a stored MP3 whose upload had `content_sha256`."""
+    job_id = new_job_id()
+    store.put("mp3s", job_id, io.BytesIO(b"ID3 an mp3"), filename="a.mp3", content_type=None)
+    with session_scope(sessions) as session:
+        session.add(
+            Job(
+                id=job_id,
+                user_id=user_id,
+                state="done",
+                original_filename="a.mp4",
+                video_sha256=content_sha256,
+                mp3_blob_id=job_id,
+                stored_at=utcnow(),
+                options=ConversionOptions().to_dict(),
+            )
+        )
+    return job_id
+
+
+def test_deleting_the_source_waits_for_a_repeat_being_made(sessions, store, make_user):
+    user_id, content = make_user().id, uuid.uuid4().hex * 2
+    source_id = _done_job(sessions, store, user_id, content)
+    making = sessions()
+    source = repeats.find_source(making, user_id, content, ConversionOptions())  # locks it
+    repeat = Job(id=new_job_id(), user_id=user_id, original_filename="a.mp4")
+    repeats.finish_as_repeat(repeat, source)
+    making.add(repeat)
+    making.flush()
+    deleted = threading.Event()
+
+    def delete_source():
+        with sessions() as session:
+            jobs.cancel_job(session, store, session.get(Job, source_id))
+        deleted.set()
+
+    deleting = threading.Thread(target=delete_source)
+    deleting.start()
+    assert not deleted.wait(1.0)  # held by the row lock until the repeat is committed
+    making.commit()
+    making.close()
+    deleting.join(timeout=60)
+
+    assert deleted.is_set()
+    assert has_blob(store, "mp3s", source_id)  # the repeat still points at it
+    with session_scope(sessions) as session:
+        assert session.get(Job, repeat.id).mp3_blob_id == source_id
+        assert session.get(Job, source_id).mp3_blob_id is None
+
+
+def test_a_deleted_source_is_no_source(sessions, store, make_user):
+    user_id, content = make_user().id, uuid.uuid4().hex * 2
+    source_id = _done_job(sessions, store, user_id, content)
+    with sessions() as session:
+        jobs.cancel_job(session, store, session.get(Job, source_id))
+
+    with sessions() as session:
+        assert repeats.find_source(session, user_id, content, ConversionOptions()) is None
+    assert not has_blob(store, "mp3s", source_id)
