@@ -24,3 +24,15 @@ def make_clip(path: Path, seconds: float = 2.0, *, audio: bool = True, video: bo
     args += ["-shortest", str(path)]
     subprocess.run(args, check=True)
     return path
+
+
+def decoded_md5(path: Path) -> str:
+    """Return the MD5 of the first audio track decoded to PCM, as ffmpeg's md5 muxer prints it."""
+    result = subprocess.run(
+        [FFMPEG, "-nostdin", "-loglevel", "error", "-i", str(path), "-map", "0:a:0", "-f", "md5"]
+        + ["-"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return result.stdout.strip()

@@ -72,5 +72,5 @@ def expected_duration(job: Job) -> float | None:
 
 def _forget(rt: Runtime, job: Job, reason: str) -> StepFailed:
     """Drop a missing or bad MP3 and return the failure that records it gone."""
-    delete_blobs_quietly(rt.store, *mp3_blobs(job.id, job.mp3_blob_id))
+    delete_blobs_quietly(rt.store, *mp3_blobs(job.mp3_blob_id or job.id))
     return StepFailed(reason, mp3_blob_id=None)

@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from core import repeats
 from core.job_blobs import mp3_blobs, video_blobs
 from core.models import Job, utcnow
 from core.states import STATE_STEP, STEP_STATE, InvalidTransition, JobState, Step, check_transition
@@ -240,7 +241,8 @@ def cancel_job(session: Session, store: BlobStore, job: Job) -> bool:
     Commits the session before deleting blobs: the cancellation must be durable first, so a
     worker that still runs the job notices it (within a second), kills its ffmpeg and writes
     nothing more. A finished job keeps its state; its blobs are deleted all the same (DELETE
-    /jobs/{id} on a done job removes its files). Raises StorageError when the store is down,
+    /jobs/{id} on a done job removes its files, but an MP3 that another job shares stays until
+    the last of them lets go of it; see core.repeats). Raises StorageError when the store is down,
     after the cancellation was committed: calling again is safe.
     """
     cancelled = False
@@ -248,10 +250,14 @@ def cancel_job(session: Session, store: BlobStore, job: Job) -> bool:
         job.move_to(JobState.CANCELLED)
         job.reason = "Cancelled by its owner."
         cancelled = True
-    blob_ids = video_blobs(job.id, job.video_blob_id) + mp3_blobs(job.id, job.mp3_blob_id)
+    blob_ids = video_blobs(job.id, job.video_blob_id)
+    mp3_blob_id = job.mp3_blob_id or job.id
     job.video_blob_id = None
     job.mp3_blob_id = None
     session.commit()
+    # An MP3 shared with an instant repeat stays while another job points at it.
+    if not repeats.mp3_in_use(session, mp3_blob_id):
+        blob_ids += mp3_blobs(mp3_blob_id)
     for bucket, blob_id in blob_ids:
         store.delete(bucket, blob_id)
     return cancelled

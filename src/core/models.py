@@ -86,6 +86,10 @@ class Job(Base):
         Index("ix_jobs_email_due", "email_due_at"),
         # The admin overview counts jobs finished in the last hour and day.
         Index("ix_jobs_finished", "finished_at", "state"),
+        # Instant repeats look up a user's finished job by the upload's content.
+        Index("ix_jobs_user_video_sha256", "user_id", "video_sha256"),
+        # Deleting a job counts the other jobs that share its MP3.
+        Index("ix_jobs_mp3_blob", "mp3_blob_id"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_job_id)
@@ -100,6 +104,8 @@ class Job(Base):
     content_type: Mapped[str | None] = mapped_column(String(127))
     video_blob_id: Mapped[str | None] = mapped_column(String(64))
     video_size: Mapped[int | None] = mapped_column(BigInteger)
+    # SHA-256 of the uploaded bytes, computed while they streamed into the store.
+    video_sha256: Mapped[str | None] = mapped_column(String(64))
     mp3_blob_id: Mapped[str | None] = mapped_column(String(64))
     mp3_size: Mapped[int | None] = mapped_column(BigInteger)
     mp3_sha256: Mapped[str | None] = mapped_column(String(64))

@@ -103,6 +103,11 @@ def _parser() -> argparse.ArgumentParser:
         "--token", help="a personal access token instead of a login (or VID2MP3_TOKEN)"
     )
     submit.add_argument("-o", "--output", help="where to write the MP3 (default: next to FILE)")
+    submit.add_argument(
+        "--whole-file",
+        action="store_true",
+        help="upload the whole file (default: only its audio, copied with ffmpeg, when smaller)",
+    )
     submit.set_defaults(handler=_submit)
 
     sample = commands.add_parser(
@@ -220,7 +225,7 @@ def _users_set_password(args) -> int:
 def _submit(args) -> int:
     from vid2mp3.client import submit
 
-    return submit(args.file, args.url, args.user, args.output, args.token)
+    return submit(args.file, args.url, args.user, args.output, args.token, args.whole_file)
 
 
 def _sample(args) -> int:

@@ -1,13 +1,15 @@
 """`vid2mp3 submit`: log in, upload a file with a progress bar, wait for the job, fetch the MP3.
 
 A personal access token (`--token` or VID2MP3_TOKEN, scopes read and upload) replaces the login.
+Only the file's audio is uploaded when that is smaller (`--whole-file` sends everything).
 
-Standard library only, so the client works anywhere the package installs.
+Standard library and the bundled ffmpeg only, so the client works anywhere the package installs.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import getpass
 import http.client
 import json
@@ -19,6 +21,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from conversion.cli import ProgressBar
+from vid2mp3.audio_only import smaller_audio
 
 CHUNK = 1 << 20
 FINISHED = {"done", "failed", "cancelled"}
@@ -61,9 +64,17 @@ class Connection:
 
 
 def submit(
-    file: str, url: str, user: str | None, output: str | None, token: str | None = None
+    file: str,
+    url: str,
+    user: str | None,
+    output: str | None,
+    token: str | None = None,
+    whole_file: bool = False,
 ) -> int:
-    """Run the whole round trip; return 0 on a downloaded MP3, 1 otherwise."""
+    """Run the whole round trip; return 0 on a downloaded MP3, 1 otherwise.
+
+    Only the audio is sent when that is smaller (see vid2mp3.audio_only), unless `whole_file`.
+    """
     source = Path(file)
     if not source.is_file():
         print(f"vid2mp3: no such file: {file}", file=sys.stderr)
@@ -73,7 +84,8 @@ def submit(
     try:
         if not server.token:
             server.token = _log_in(server, user)
-        job = _upload(server, source)
+        with contextlib.nullcontext(source) if whole_file else smaller_audio(source) as sent:
+            job = _upload(server, sent, source.name)
         job = _wait(server, job["id"])
         if job["state"] != "done":
             print(f"vid2mp3: job {job['id']} {job['state']}: {job.get('reason')}", file=sys.stderr)
@@ -94,15 +106,17 @@ def _log_in(server: Connection, user: str | None) -> str:
     return server.json("POST", "/login", {"Authorization": f"Basic {credentials}"})["access_token"]
 
 
-def _upload(server: Connection, source: Path) -> dict:
+def _upload(server: Connection, source: Path, name: str) -> dict:
     boundary = uuid.uuid4().hex
     head = (
         f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
-        f'filename="{_quoted(source.name)}"\r\n'
+        f'filename="{_quoted(name)}"\r\n'
         "Content-Type: application/octet-stream\r\n\r\n"
     ).encode()
     tail = f"\r\n--{boundary}--\r\n".encode()
     size = source.stat().st_size
+    if source.name != name:
+        print(f"sending the audio only: {size} bytes", file=sys.stderr)
     bar = _bar("upload")
 
     def body():

@@ -265,7 +265,11 @@ _PATHS = {
             "jobs",
             {
                 "202": {
-                    **_json(schema_ref("Job"), "The queued job."),
+                    **_json(
+                        schema_ref("Job"),
+                        "The queued job; already done when the same user uploaded the same bytes"
+                        " with the same options before (an instant repeat sharing that MP3).",
+                    ),
                     "headers": {"Location": {**_HEADERS["Location"], "required": True}},
                 }
             },

@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from conversion import probe
-from media import make_clip
+from media import decoded_md5, make_clip
 from smtpbox import running_mailbox
 from testservices import TEST_SECRET, free_port, wait_for_port
 
@@ -204,6 +204,17 @@ def test_embedded_shape_in_one_process(processes, video, tmp_path):
     )
     assert submitted.returncode == 0, submitted.stderr
     assert probe(tmp_path / "client.mp3").audio_streams[0].codec == "mp3"
+    # It sent the audio only; the whole video gives an MP3 of the same samples.
+    assert "sending the audio only" in submitted.stderr
+    whole = submit(
+        port,
+        video,
+        {**env, "VID2MP3_PASSWORD": PASSWORD},
+        *("--user", "user@example.com", "-o", str(tmp_path / "whole.mp3"), "--whole-file"),
+    )
+    assert whole.returncode == 0, whole.stderr
+    assert "sending the audio only" not in whole.stderr
+    assert decoded_md5(tmp_path / "whole.mp3") == decoded_md5(tmp_path / "client.mp3")
     # A personal access token replaces the password: from the environment, or --token.
     login = requests.post(
         f"http://127.0.0.1:{port}/login", auth=("user@example.com", PASSWORD), timeout=10

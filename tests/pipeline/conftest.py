@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import falcon.testing
 import pytest
 from dramatiq.middleware import Middleware
 
@@ -25,8 +26,10 @@ from core.db import session_scope
 from core.models import Job, utcnow
 from core.settings import Settings
 from core.storage import open_store
+from core.tokens import token_service
 from smtpbox import Mailbox, running_mailbox
 from testservices import delete_rabbitmq_queues
+from web.app import create_app
 
 FFMPEG = ffmpeg_exe()
 
@@ -172,6 +175,23 @@ def store(pipeline_settings):
     store = open_store(pipeline_settings.storage_url)
     yield store
     store.close()
+
+
+@pytest.fixture
+def web(pipeline_settings, sessions, store, make_user):
+    """Return (client, auth headers) of the web app whose uploads go to the pipeline."""
+    from actors import enqueue_pipeline  # the broker is set up by the worker fixtures first
+
+    tokens = token_service(pipeline_settings)
+    app = create_app(
+        pipeline_settings,
+        sessions,
+        store,
+        tokens,
+        enqueue=lambda job_id, step: enqueue_pipeline(job_id, step),
+    )
+    token, _ = tokens.issue(str(make_user().id))
+    return falcon.testing.TestClient(app), {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture

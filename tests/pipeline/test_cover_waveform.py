@@ -5,34 +5,14 @@ from __future__ import annotations
 import io
 import subprocess
 
-import falcon.testing
-import pytest
 from PIL import Image
 
-from actors import enqueue_pipeline
 from blobs import has_blob
 from conversion import probe
 from conversion.ffmpeg import ffmpeg_exe
-from core.tokens import token_service
 from forms import upload
-from web.app import create_app
 
 RED = (220, 20, 20)
-
-
-@pytest.fixture
-def web(pipeline_settings, sessions, store, make_user):
-    """Return (client, auth headers) of the web app whose uploads go to the pipeline."""
-    tokens = token_service(pipeline_settings)
-    app = create_app(
-        pipeline_settings,
-        sessions,
-        store,
-        tokens,
-        enqueue=lambda job_id, step: enqueue_pipeline(job_id, step),
-    )
-    token, _ = tokens.issue(str(make_user().id))
-    return falcon.testing.TestClient(app), {"Authorization": f"Bearer {token}"}
 
 
 def red_png() -> bytes:

@@ -28,8 +28,9 @@ def media(tmp_path_factory):
         "clip": make_clip(folder / "tone clip.mp4", seconds=4),
         "silent": make_clip(folder / "silent.mp4", seconds=1, audio=False),
         "not_media": not_media,
-        # Incompressible, so that a throttled upload takes long enough to cancel.
-        "big": _big_file(folder / "big.mp4"),
+        # Incompressible, so that a throttled upload takes long enough to cancel; not named
+        # .mp4, so that the page sends it whole rather than its audio alone.
+        "big": _big_file(folder / "big.mkv"),
     }
 
 
@@ -158,7 +159,7 @@ def test_an_upload_in_flight_can_be_cancelled(new_page, service, media):
     )
     page.get_by_label("Choose videos…").set_input_files(str(media["big"]))
     expect(page.get_by_text(re.compile(r"of 3\.\d MB · .*/s · .* left"))).to_be_visible()
-    page.get_by_role("button", name="Cancel upload of big.mp4").click()
+    page.get_by_role("button", name="Cancel upload of big.mkv").click()
     expect(page.get_by_text("Upload cancelled.")).to_be_visible()
     network.send(
         "Network.emulateNetworkConditions",

@@ -74,6 +74,18 @@ def test_assets_are_versioned_with_etags(client, user):
     assert client.simulate_get("/assets/..%2Fsample.py").status_code == 404
 
 
+def test_vendored_modules_are_served_from_their_folder(client):
+    # mp4box.js imports its chunks relative to itself: they must sit beside it.
+    entry = client.simulate_get("/assets/vendor/mp4box/mp4box.all.mjs")
+    assert entry.status_code == 200
+    assert entry.headers["content-type"].startswith("text/javascript")
+    chunks = re.findall(r'from "\./([^"]+)"', entry.text)
+    assert chunks
+    for chunk in chunks:
+        assert client.simulate_get(f"/assets/vendor/mp4box/{chunk}").status_code == 200
+    assert client.simulate_get("/assets/vendor/mp4box/../../app.css").status_code == 404
+
+
 def test_the_job_page_shows_a_job_to_its_owner_only(client, user, make_user, auth, clip):
     result = upload(
         client, auth, [("file", "holiday <3>.mp4", clip.read_bytes()), ("bitrate", None, b"128")]

@@ -29,7 +29,11 @@ class DownloadByFileResource:
             raise Problem(falcon.HTTP_400, "query parameter fid is required")
         principal = req.context.principal
         with session_scope(self._sessions) as session:
-            job = session.scalars(select(Job).where(Job.mp3_blob_id == fid)).first()
+            # The fid is the job's id (its MP3's id unless it is an instant repeat); a deleted
+            # job's fid still finds a repeat that shares its MP3.
+            job = session.get(Job, fid)
+            if job is None or job.mp3_blob_id is None:
+                job = session.scalars(select(Job).where(Job.mp3_blob_id == fid)).first()
             if job is None or not (principal.is_admin or job.user_id == principal.id):
                 raise not_found("file")
         send_mp3(req, resp, self._store, job)

@@ -45,7 +45,7 @@ def job_json(job: Job) -> dict:
     links = {"self": f"/jobs/{job.id}"}
     if job.mp3_blob_id and job.stored_at is not None:
         links["mp3"] = f"/jobs/{job.id}/mp3"
-        links["download"] = f"/download?fid={job.mp3_blob_id}"
+        links["download"] = f"/download?fid={job.id}"
     return {
         "id": job.id,
         "state": job.state,

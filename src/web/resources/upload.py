@@ -1,5 +1,9 @@
 """Accept a video upload: stream it into the blob store, create its job, then enqueue it.
 
+The upload's SHA-256 is computed while it streams in; when the same user already has a done job
+with this content and these options, the new job is done at once and shares that job's MP3
+(an instant repeat, see core.repeats) and nothing is enqueued.
+
 An optional file part `cover` (JPEG, PNG, GIF or WebP) is kept next to the video as blob
 `videos/<job id>-cover` and sets the option cover=image: the convert step fetches it and the
 MP3 carries it as its picture.
@@ -14,12 +18,14 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import falcon
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from conversion.errors import InvalidOptionsError
 from conversion.options import ConversionOptions
+from core import repeats
 from core.db import session_scope
 from core.job_blobs import cover_blob_id, video_blobs
+from core.jobs import delete_blobs_quietly
 from core.models import Job, new_job_id
 from core.settings import Settings
 from core.states import JobState, Step
@@ -92,7 +98,10 @@ class UploadResource:
             # Nothing half-done survives a refused or broken upload.
             self._discard(job_id)
             raise
-        hand_over(self._sessions, self._enqueue, job_id, Step.CONVERT)
+        if job.job_state is JobState.DONE:
+            self._drop_repeat_video(job)
+        else:
+            hand_over(self._sessions, self._enqueue, job_id, Step.CONVERT)
         resp.status = falcon.HTTP_202
         resp.location = f"/jobs/{job_id}"
         resp.media = job_json(job)
@@ -179,6 +188,7 @@ class UploadResource:
             content_type=stored.content_type,
             video_blob_id=job_id,
             video_size=stored.size,
+            video_sha256=stored.sha256,
             options=options.to_dict(),
             keep_video=_parse_bool("keep_video", job_fields.get("keep_video"))
             if "keep_video" in job_fields
@@ -186,8 +196,22 @@ class UploadResource:
             webhook_url=_parse_webhook(job_fields.get("webhook_url")),
         )
         with session_scope(self._sessions) as session:
+            # An upload with its own cover image or a webhook is always converted.
+            if not cover_image and job.webhook_url is None:
+                source = repeats.find_source(session, owner, stored.sha256, options)
+                if source is not None:
+                    repeats.finish_as_repeat(job, source)
             session.add(job)
         return job
+
+    def _drop_repeat_video(self, job: Job) -> None:
+        """Delete an instant repeat's video unless it is kept, as the store step would."""
+        if job.keep_video or self._settings.keep_videos:
+            return
+        with session_scope(self._sessions) as session:
+            session.execute(update(Job).where(Job.id == job.id).values(video_blob_id=None))
+        delete_blobs_quietly(self._store, *video_blobs(job.id))
+        job.video_blob_id = None
 
     def _discard(self, job_id: str) -> None:
         """Delete what a refused or broken upload stored: the video and the cover image."""

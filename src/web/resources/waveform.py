@@ -22,7 +22,8 @@ class JobWaveformResource:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, job_id: uuid.UUID) -> None:
         with session_scope(self._sessions) as session:
-            blob_id = waveform_blob_id(visible_job(session, req.context.principal, job_id).id)
+            job = visible_job(session, req.context.principal, job_id)
+            blob_id = waveform_blob_id(job.mp3_blob_id or job.id)
         try:
             resp.stream = self._store.open_range(BUCKET, blob_id)
         except BlobNotFound:

@@ -31,7 +31,7 @@ def install(
     viewer = Viewer(auth, browser, renderer)
     account = AccountPage(settings, sessions, viewer)
     users = UsersPage(sessions, viewer)
-    app.add_route("/assets/{name}", AssetResource(assets))
+    app.add_route("/assets/{name:path}", AssetResource(assets))
     app.add_route("/sign-in", SignInPage(settings, sessions, browser, renderer, auth))
     app.add_route("/sign-out", SignOutResource(sessions, browser))
     app.add_route("/", JobsPage(viewer))

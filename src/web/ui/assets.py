@@ -49,11 +49,13 @@ class Assets:
 
     def __init__(self, folder: Path = STATIC) -> None:
         self._files: dict[str, Asset] = {}
-        for path in sorted(folder.iterdir()):
+        # Vendored packages keep their own folders (vendor/<package>/), so names may have slashes.
+        for path in sorted(folder.rglob("*")):
             if path.is_file() and path.suffix in _TYPES:
                 body = path.read_bytes()
                 etag = hashlib.sha256(body).hexdigest()[:32]
-                self._files[path.name] = Asset(body, _TYPES[path.suffix], etag)
+                name = path.relative_to(folder).as_posix()
+                self._files[name] = Asset(body, _TYPES[path.suffix], etag)
 
     def get(self, name: str) -> Asset | None:
         """Return the asset called `name`, or None."""

@@ -1,7 +1,9 @@
 // The convert page: choose or drop videos; each uploads at once with the options in the form,
 // shows bytes sent, speed and time left, can be cancelled, then follows its job to the MP3.
+// Of an MP4 or MOV with AAC sound only the audio is sent when that is smaller (audio_only.js).
 import { act } from "./actions.js";
 import { ApiError, api, explain, upload } from "./api.js";
+import { smallerAudio } from "./audio_only.js";
 import { button, field, link } from "./dom.js";
 import { LABELS, clock, isRunning, remaining, size } from "./format.js";
 
@@ -95,7 +97,7 @@ async function follow(row, job) {
   }
 }
 
-function start(file) {
+async function start(file) {
   const row = rowTemplate.content.firstElementChild.cloneNode(true);
   field(row, "name").textContent = file.name;
   setState(row, "uploading", "Uploading");
@@ -105,12 +107,13 @@ function start(file) {
   facts.textContent = `0 bytes of ${size(file.size)}`;
   uploads.prepend(row);
 
+  const sent = await smallerAudio(file);
   const began = performance.now();
-  const sending = upload(file, optionFields(), (loaded, total) => {
+  const sending = upload(sent, optionFields(), (loaded, total) => {
     progress.value = total ? (loaded / total) * 100 : 0;
     const seconds = (performance.now() - began) / 1000;
     const speed = seconds > 0 ? loaded / seconds : 0;
-    const parts = [`${size(loaded)} of ${size(total)}`];
+    const parts = [`${size(loaded)} of ${size(total)}${sent === file ? "" : " (the audio only)"}`];
     if (speed > 0 && loaded < total) parts.push(`${size(speed)}/s`, remaining((total - loaded) / speed));
     facts.textContent = parts.join(" · ");
   });
