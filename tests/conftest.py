@@ -18,6 +18,8 @@ from testservices import (
     TEST_PASSWORD,
     TEST_SECRET,
     RunServices,
+    create_mysql_database,
+    drop_mysql_database,
     free_port,
     port_open,
     service_url,
@@ -45,6 +47,20 @@ def pytest_unconfigure(config):
 def mysql_url() -> str:
     """Return the URL of this run's MariaDB database, migrated to head."""
     return service_url("MYSQL_URL", "MariaDB")
+
+
+@pytest.fixture
+def own_mysql_url(mysql_url) -> str:
+    """Return a MariaDB database of this test alone, migrated to head; dropped afterwards.
+
+    For tests that run a real worker: its outbox dispatcher and sweeper take up every unsent or
+    stuck job in its database, so on the run's shared database it would steal other tests' jobs.
+    """
+    url = create_mysql_database()
+    try:
+        yield url
+    finally:
+        drop_mysql_database(url)
 
 
 @pytest.fixture(scope="session")

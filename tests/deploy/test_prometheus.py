@@ -32,9 +32,7 @@ from core.states import JobState
 from testservices import (
     TEST_PASSWORD,
     TEST_SECRET,
-    create_mysql_database,
     delete_rabbitmq_queues,
-    drop_mysql_database,
     free_port,
     unavailable,
     wait_for_port,
@@ -73,20 +71,15 @@ def prometheus_config(tmp_path: Path, targets: dict[str, str]) -> Path:
 
 
 @pytest.fixture
-def database(mysql_url):
-    """Return a MariaDB database of this test alone, with one user: (URL, e-mail).
-
-    Its own: the worker's dispatcher and sweeper would otherwise take up other tests' jobs.
-    """
-    url = create_mysql_database()
-    engine = make_engine(url)
+def database(own_mysql_url):
+    """Return a MariaDB database of this test alone (see `own_mysql_url`), with one user."""
+    engine = make_engine(own_mysql_url)
     try:
         with session_scope(make_sessions(engine)) as session:
             create_user(session, "prometheus@example.com", TEST_PASSWORD)
-        yield url, "prometheus@example.com"
+        yield own_mysql_url, "prometheus@example.com"
     finally:
         engine.dispose()
-        drop_mysql_database(url)
 
 
 @pytest.fixture

@@ -135,7 +135,7 @@ def submit(port: int, video: Path, env: dict, *args: str) -> subprocess.Complete
 
 
 def test_production_shape_gunicorn_and_worker_over_rabbitmq(
-    processes, mysql_url, mongo_uri, rabbitmq_url, video, tmp_path
+    processes, own_mysql_url, mongo_uri, rabbitmq_url, video, tmp_path
 ):
     tag = uuid.uuid4().hex[:10]
     web_port = free_port()
@@ -143,7 +143,7 @@ def test_production_shape_gunicorn_and_worker_over_rabbitmq(
         env = {
             **os.environ,
             "DATA_DIR": str(tmp_path / "var"),
-            "DATABASE_URL": mysql_url,
+            "DATABASE_URL": own_mysql_url,
             "STORAGE_URL": f"{mongo_uri}/e2e_{tag}",
             "BROKER_URL": rabbitmq_url,
             "VIDEO_QUEUE": f"e2e-video-{tag}",
