@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 
 import falcon
+from sqlalchemy import select
 
 from core import access_tokens, revocations
 from core.db import session_scope
@@ -92,13 +93,20 @@ class AuthMiddleware:
             user_id = int(claims["sub"])
         except (KeyError, ValueError):
             raise unauthorized("token subject is not a user") from None
+        # One query on every request: the user's row and whether this token was signed out.
+        query = select(
+            User.email,
+            User.is_admin,
+            User.is_active,
+            revocations.revoked(claims["jti"]).label("revoked"),
+        ).where(User.id == user_id)
         with session_scope(self._sessions) as session:
-            if revocations.is_revoked(session, claims["jti"]):
-                raise unauthorized("signed out")
-            user = session.get(User, user_id)
-            if user is None or not user.is_active:
-                raise unauthorized("account is disabled or no longer exists")
-            return Principal(user.id, user.email, user.is_admin, claims)
+            row = session.execute(query).one_or_none()
+        if row is not None and row.revoked:
+            raise unauthorized("signed out")
+        if row is None or not row.is_active:
+            raise unauthorized("account is disabled or no longer exists")
+        return Principal(user_id, row.email, row.is_admin, claims)
 
     def _personal(self, token: str) -> Principal:
         with session_scope(self._sessions) as session:
