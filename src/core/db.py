@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import create_engine, event, inspect, make_url, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -120,6 +120,17 @@ def session_scope(sessions: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+@contextlib.contextmanager
+def reading(sessions: sessionmaker[Session]) -> Iterator[Connection]:
+    """Yield a connection for read-only Core statements; its transaction is rolled back on exit.
+
+    For the hot read paths (every request's token check, `GET /jobs`): with statements built once
+    and run here, a read skips the ORM's objects and unit of work, and sends no COMMIT.
+    """
+    with sessions() as session:
+        yield session.connection()
 
 
 def check_schema(session: Session, expected_revision: str) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Exists, delete, select
+from sqlalchemy import BindParameter, Exists, delete, select
 from sqlalchemy.orm import Session
 
 from core.models import RevokedToken, utcnow
@@ -25,8 +25,11 @@ def revoke(session: Session, jti: str, expires_at: dt.datetime) -> None:
     session.flush()
 
 
-def revoked(jti: str) -> Exists:
-    """Return the SQL condition "the token `jti` was signed out", to select with other columns."""
+def revoked(jti: str | BindParameter) -> Exists:
+    """Return the SQL condition "the token `jti` was signed out", to select with other columns.
+
+    `jti` is a token id, or a bound parameter that gives it when the statement runs.
+    """
     return select(RevokedToken.jti).where(RevokedToken.jti == jti).exists()
 
 
