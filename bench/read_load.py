@@ -144,9 +144,9 @@ def main() -> None:
         base = f"http://127.0.0.1:{port}"
         for _ in range(100):
             try:
-                requests.get(f"{base}/healthz", timeout=1)
+                requests.get(f"{base}/healthz", timeout=5)
                 break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or the workers still booting
                 time.sleep(0.2)
         token = requests.post(f"{base}/login", auth=(email, PASSWORD), timeout=10).json()[
             "access_token"
