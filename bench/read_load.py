@@ -3,7 +3,9 @@
 Starts `vid2mp3 serve --workers 2` on a fresh MariaDB database holding one user with 40 jobs
 (a folder blob store and the in-process broker: reads touch neither), then drives each route
 with Debian's `hey` at a fixed total rate from the same machine and prints the latency
-percentiles. `hey -q` is a rate per connection, so connections x rate is the total.
+percentiles, and the web workers' CPU time per answered request (user + system, from /proc):
+the latencies are noise while anything else loads the machine, the CPU per request is not.
+`hey -q` is a rate per connection, so connections x rate is the total.
 
     .venv/bin/python bench/read_load.py [--rate 300] [--seconds 15] [--connections 30]
         [--mysql mysql+pymysql://root@127.0.0.1:3306]
@@ -70,6 +72,23 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def cpu_seconds(pid: int) -> float:
+    """Return the user + system CPU seconds of process `pid` and its descendants so far."""
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        proc = Path(f"/proc/{current}")
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            for task in (proc / "task").iterdir():
+                pending += [int(child) for child in (task / "children").read_text().split()]
+        except FileNotFoundError:
+            continue
+    return total
+
+
 def hey(url: str, token: str, rate: int, seconds: int, connections: int) -> dict[str, float]:
     """Run hey at `rate` requests/s in total; return its percentiles (ms) and answers/s."""
     per_connection = max(1, round(rate / connections))
@@ -85,6 +104,7 @@ def hey(url: str, token: str, rate: int, seconds: int, connections: int) -> dict
     result["rps"] = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
     statuses = dict(re.findall(r"\[(\d+)\]\s+(\d+) responses", output))
     result["non200"] = sum(int(n) for code, n in statuses.items() if code != "200")
+    result["answered"] = sum(int(n) for n in statuses.values())
     return result
 
 
@@ -124,9 +144,9 @@ def main() -> None:
         base = f"http://127.0.0.1:{port}"
         for _ in range(100):
             try:
-                requests.get(f"{base}/healthz", timeout=1)
+                requests.get(f"{base}/healthz", timeout=5)
                 break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or the workers still booting
                 time.sleep(0.2)
         token = requests.post(f"{base}/login", auth=(email, PASSWORD), timeout=10).json()[
             "access_token"
@@ -136,14 +156,16 @@ def main() -> None:
         ).json()["items"][0]["id"]
         print(f"load: {os.getloadavg()[0]:.2f} (1-min) before the runs, {os.cpu_count()} cores")
         print(f"{'route':<16} {'rate':>5} {'answered/s':>10} {'p50 ms':>7} {'p90 ms':>7}"
-              f" {'p99 ms':>7} {'non-200':>7}")  # fmt: skip
+              f" {'p99 ms':>7} {'non-200':>7} {'CPU ms/req':>10}")  # fmt: skip
         for route in ("/jobs", f"/jobs/{job_id}"):
             hey(base + route, token, args.rate, 3, args.connections)  # warm-up
+            cpu_before = cpu_seconds(server.pid)
             result = hey(base + route, token, args.rate, args.seconds, args.connections)
+            cpu = (cpu_seconds(server.pid) - cpu_before) * 1000 / max(1, result["answered"])
             name = "/jobs/{id}" if route != "/jobs" else "/jobs (20)"
             print(
                 f"{name:<16} {args.rate:>5} {result['rps']:>10.0f} {result['p50']:>7.1f}"
-                f" {result['p90']:>7.1f} {result['p99']:>7.1f} {result['non200']:>7}"
+                f" {result['p90']:>7.1f} {result['p99']:>7.1f} {result['non200']:>7} {cpu:>10.2f}"
             )
     finally:
         if server is not None:

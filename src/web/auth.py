@@ -14,9 +14,10 @@ from __future__ import annotations
 import dataclasses
 
 import falcon
+from sqlalchemy import bindparam, select
 
 from core import access_tokens, revocations
-from core.db import session_scope
+from core.db import reading, session_scope
 from core.models import User
 from core.tokens import InvalidToken, TokenService, bearer_token
 from web.browser import BrowserSession
@@ -36,6 +37,14 @@ class Principal:
 
 
 DEFAULT_TOKEN_SCOPES = {"GET": "read", "HEAD": "read", "POST": "upload", "DELETE": "upload"}
+
+# Built once, run on every request: the token's user and whether the token was signed out.
+_USER_AND_REVOKED = select(
+    User.email,
+    User.is_admin,
+    User.is_active,
+    revocations.revoked(bindparam("jti")).label("revoked"),
+).where(User.id == bindparam("user_id"))
 
 
 class AuthMiddleware:
@@ -92,13 +101,14 @@ class AuthMiddleware:
             user_id = int(claims["sub"])
         except (KeyError, ValueError):
             raise unauthorized("token subject is not a user") from None
-        with session_scope(self._sessions) as session:
-            if revocations.is_revoked(session, claims["jti"]):
-                raise unauthorized("signed out")
-            user = session.get(User, user_id)
-            if user is None or not user.is_active:
-                raise unauthorized("account is disabled or no longer exists")
-            return Principal(user.id, user.email, user.is_admin, claims)
+        with reading(self._sessions) as connection:
+            params = {"jti": claims["jti"], "user_id": user_id}
+            row = connection.execute(_USER_AND_REVOKED, params).one_or_none()
+        if row is not None and row.revoked:
+            raise unauthorized("signed out")
+        if row is None or not row.is_active:
+            raise unauthorized("account is disabled or no longer exists")
+        return Principal(user_id, row.email, row.is_admin, claims)
 
     def _personal(self, token: str) -> Principal:
         with session_scope(self._sessions) as session:

@@ -37,6 +37,19 @@ def test_jobs_are_listed_newest_first_and_paginated(client, auth, user, sessions
     last = client.simulate_get("/jobs", params={"limit": 2, "offset": 4}, headers=auth).json
     assert last["next"] is None
     assert [item["id"] for item in last["items"]] == newest_first[4:]
+    past_the_end = client.simulate_get("/jobs", params={"offset": 9}, headers=auth).json
+    assert (past_the_end["items"], past_the_end["total"]) == ([], 5)
+
+
+def test_each_read_sees_what_was_committed_since_the_last(client, auth, user, sessions):
+    # Reads end their transaction (no stale snapshot is left on a pooled connection).
+    assert client.simulate_get("/jobs", headers=auth).json["total"] == 0
+    (job_id,) = add_jobs(sessions, user, 1)
+    assert client.simulate_get("/jobs", headers=auth).json["total"] == 1
+    assert client.simulate_get(f"/jobs/{job_id}", headers=auth).json["state"] == "queued"
+    with session_scope(sessions) as session:
+        session.get(Job, job_id).state = "converting"
+    assert client.simulate_get(f"/jobs/{job_id}", headers=auth).json["state"] == "converting"
 
 
 def test_bad_pagination_is_400(client, auth):
