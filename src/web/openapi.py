@@ -694,10 +694,17 @@ class OpenApiResource:
 
     def __init__(self, app: falcon.App) -> None:
         self._app = app
-        self._body: bytes | None = None
+        self._document: dict | None = None
+        self._bodies: dict[str, bytes] = {}
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        if self._body is None:
-            self._body = json.dumps(served_document(self._app)).encode()
+        # The server is the app's root path, so Swagger UI's calls keep a proxy's path prefix;
+        # one body per root path (there is one, or a few sent by trusted proxies).
+        root = req.root_path
+        if root not in self._bodies:
+            if self._document is None:
+                self._document = served_document(self._app)
+            document = {**self._document, "servers": [{"url": root or "/"}]}
+            self._bodies[root] = json.dumps(document).encode()
         resp.content_type = falcon.MEDIA_JSON
-        resp.data = self._body
+        resp.data = self._bodies[root]

@@ -19,7 +19,7 @@ from web.ui.viewer import Viewer
 def install(
     app: falcon.App, service: AdminService, viewer: Viewer, auth: AuthMiddleware, dashboard=None
 ) -> None:
-    """Add the admin routes; `dashboard` is dramatiq-dashboard's WSGI app when on Redis."""
+    """Add the admin routes; `dashboard(mount_path)` makes dramatiq-dashboard's app on Redis."""
     admin = pages.AdminViewer(viewer, auth)
     app.add_error_handler(pages.NotAdmin, admin.not_admin)
     app.add_route("/admin", pages.OverviewPage(service, admin))

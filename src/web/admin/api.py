@@ -40,9 +40,9 @@ class _AdminApi:
         self.auth = auth
 
 
-def row_json(row: JobRow) -> dict:
+def row_json(row: JobRow, root: str) -> dict:
     """Return a job with its owner's e-mail."""
-    return {**job_json(row.job), "user": row.email}
+    return {**job_json(row.job, root), "user": row.email}
 
 
 def event_json(event: JobEvent) -> dict:
@@ -86,7 +86,7 @@ class JobsApi(_AdminApi):
         query = JobFilter.from_request(req)
         rows, total = self._service.jobs(query)
         resp.media = {
-            "items": [row_json(row) for row in rows],
+            "items": [row_json(row, req.root_path) for row in rows],
             "total": total,
             "page": query.page,
             "per_page": query.per_page,
@@ -106,7 +106,10 @@ class JobApi(_AdminApi):
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, job_id: uuid.UUID) -> None:
         row, events = self._service.job(job_id.hex)
-        resp.media = {**row_json(row), "timeline": [event_json(event) for event in events]}
+        resp.media = {
+            **row_json(row, req.root_path),
+            "timeline": [event_json(event) for event in events],
+        }
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, job_id: uuid.UUID) -> None:
         self._service.delete(job_id.hex)

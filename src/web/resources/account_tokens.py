@@ -57,7 +57,7 @@ class AccountTokensResource:
                 raise Problem(falcon.HTTP_422, str(error)) from None
             body = {**token_json(token), "token": plaintext}
         resp.status = falcon.HTTP_201
-        resp.location = f"/account/tokens/{token.id}"
+        resp.location = f"{req.root_path}/account/tokens/{token.id}"
         resp.cache_control = ["no-store"]
         resp.media = body
 

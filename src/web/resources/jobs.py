@@ -40,12 +40,12 @@ def visible_job(session, principal: Principal, job_id: uuid.UUID) -> Job:
     return job
 
 
-def job_json(job: Job) -> dict:
-    """Return the public representation of a job."""
-    links = {"self": f"/jobs/{job.id}"}
+def job_json(job: Job, root: str) -> dict:
+    """Return the public representation of a job; its links start with `root` (the root path)."""
+    links = {"self": f"{root}/jobs/{job.id}"}
     if job.mp3_blob_id and job.stored_at is not None:
-        links["mp3"] = f"/jobs/{job.id}/mp3"
-        links["download"] = f"/download?fid={job.mp3_blob_id}"
+        links["mp3"] = f"{root}/jobs/{job.id}/mp3"
+        links["download"] = f"{root}/download?fid={job.mp3_blob_id}"
     return {
         "id": job.id,
         "state": job.state,
@@ -96,14 +96,16 @@ class JobsResource:
             jobs = session.scalars(
                 query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit).offset(offset)
             ).all()
-            items = [job_json(job) for job in jobs]
+            items = [job_json(job, req.root_path) for job in jobs]
         next_offset = offset + limit
         resp.media = {
             "items": items,
             "total": total,
             "limit": limit,
             "offset": offset,
-            "next": f"/jobs?limit={limit}&offset={next_offset}" if next_offset < total else None,
+            "next": f"{req.root_path}/jobs?limit={limit}&offset={next_offset}"
+            if next_offset < total
+            else None,
         }
 
 
@@ -116,14 +118,16 @@ class JobResource:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, job_id: uuid.UUID) -> None:
         with session_scope(self._sessions) as session:
-            resp.media = job_json(visible_job(session, req.context.principal, job_id))
+            resp.media = job_json(
+                visible_job(session, req.context.principal, job_id), req.root_path
+            )
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, job_id: uuid.UUID) -> None:
         with session_scope(self._sessions) as session:
             job = visible_job(session, req.context.principal, job_id)
             # A running worker sees the cancellation within a second and kills its ffmpeg.
             jobs.cancel_job(session, self._store, job)
-            resp.media = job_json(job)
+            resp.media = job_json(job, req.root_path)
 
 
 class JobRetryResource:
@@ -143,7 +147,7 @@ class JobRetryResource:
         # After the commit, as for an upload: a worker must find the row changed.
         hand_over(self._sessions, self._enqueue, job.id, step)
         resp.status = falcon.HTTP_202
-        resp.media = job_json(job)
+        resp.media = job_json(job, req.root_path)
 
 
 class JobNotifyResource:
@@ -163,7 +167,7 @@ class JobNotifyResource:
             except outbox.EmailNotApplicable as error:
                 raise Problem(falcon.HTTP_409, str(error)) from None
         resp.status = falcon.HTTP_202
-        resp.media = job_json(job)
+        resp.media = job_json(job, req.root_path)
 
 
 def hand_over(sessions, enqueue: Callable[..., None], job_id: str, step: Step) -> None:

@@ -94,8 +94,8 @@ class UploadResource:
             raise
         hand_over(self._sessions, self._enqueue, job_id, Step.CONVERT)
         resp.status = falcon.HTTP_202
-        resp.location = f"/jobs/{job_id}"
-        resp.media = job_json(job)
+        resp.location = f"{req.root_path}/jobs/{job_id}"
+        resp.media = job_json(job, req.root_path)
 
     def _used_bytes(self, user_id: int) -> int:
         with session_scope(self._sessions) as session:
