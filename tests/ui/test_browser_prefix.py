@@ -10,6 +10,7 @@ believes because nginx's address is in `TRUSTED_PROXIES`.
 from __future__ import annotations
 
 import re
+import subprocess
 
 import pytest
 import requests
@@ -18,7 +19,7 @@ from playwright.sync_api import expect
 from media import make_clip
 from nginx import LOCATION, running_nginx
 from testservices import free_port
-from ui.conftest import PASSWORD, WAIT_MS, running_service
+from ui.conftest import PASSWORD, VID2MP3, WAIT_MS, running_service
 
 PREFIX = "/vid2mp3"
 LOCATIONS = """        location /vid2mp3/ {
@@ -141,3 +142,21 @@ def test_a_proxy_that_strips_the_prefix_says_it_in_a_forwarded_header(proxied):
     assert requests.get(f"{proxy}/alt/openapi.json", timeout=30).json()["servers"] == [
         {"url": "/alt"}
     ]
+
+
+def test_the_command_line_client_submits_under_the_prefix(proxied, tmp_path):
+    proxy, service = proxied
+    clip = make_clip(tmp_path / "cli clip.mp4", seconds=1)
+    mp3 = tmp_path / "cli clip.mp3"
+    submitted = subprocess.run(
+        [VID2MP3, "submit", str(clip), "--url", proxy + PREFIX, "--user", service.admin]
+        + ["-o", str(mp3)],
+        env={**service.env, "VID2MP3_PASSWORD": PASSWORD},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=CONVERT_MS / 1000,
+        check=False,
+    )
+    assert submitted.returncode == 0, submitted.stderr
+    assert mp3.stat().st_size > 1000

@@ -14,6 +14,7 @@ import falcon.testing
 import pytest
 
 from cookies import Browser, form_token
+from core.settings import Settings
 from forms import multipart
 from media import make_clip
 from testservices import TEST_PASSWORD
@@ -187,3 +188,13 @@ def test_docs_openapi_and_the_old_docs_path_keep_the_prefix(prefixed):
 def test_at_the_root_nothing_changes(client):
     assert client.simulate_get("/openapi.json").json["servers"] == [{"url": "/"}]
     assert client.simulate_get("/apidocs").headers["location"] == "/docs"
+
+
+def test_e_mailed_download_links_carry_the_prefix(tmp_path):
+    from actors.runtime import Runtime
+
+    settings = Settings.from_env(
+        {"DATA_DIR": str(tmp_path), "ROOT_PATH": PREFIX, "PUBLIC_URL": "https://mp3.example.org"}
+    )
+    link = Runtime(settings).download_url("0" * 32)
+    assert link.startswith(f"https://mp3.example.org{PREFIX}/d/")
