@@ -133,7 +133,7 @@ class Settings:
             notify_retry_hours=env.float("NOTIFY_RETRY_HOURS", 24.0, low=0.0),
             broker_timeout_seconds=env.float("BROKER_TIMEOUT", 5.0, low=0.5),
             worker_gone_seconds=env.float("WORKER_GONE_SECONDS", 60.0, low=1.0),
-            worker_prune_seconds=env.float("WORKER_PRUNE_SECONDS", 86400.0, low=60.0),
+            worker_prune_seconds=env.float("WORKER_PRUNE_SECONDS", 86400.0, low=1.0),
             oidc_issuer=env.url("OIDC_ISSUER", "", ("http", "https")).rstrip("/") or None,
             oidc_client_id=env.str("OIDC_CLIENT_ID", "") or None,
             oidc_client_secret=env.secret("OIDC_CLIENT_SECRET"),

@@ -50,6 +50,7 @@ OUTSIDE_API = {
     "/admin/jobs/{job_id}/{action}": "admin form post: retry, cancel or delete a job",
     "/admin/workers": "admin page (HTML, admins): the workers",
     "/admin/queues/{queue}/{action}": "admin form post: requeue or purge dead letters",
+    "/admin/queues/{queue}/dead/{message_id}/{action}": "admin form post: requeue or purge one",
     "/admin/tasks(/|$)": "dramatiq-dashboard (HTML, admins), mounted when the broker is Redis",
 }
 
@@ -542,6 +543,20 @@ _PATHS.update(
             ],
             "post": _admin(
                 "adminDeadLetters", "Requeue or purge a queue's dead letters", "200", "AdminCount"
+            ),
+        },
+        "/admin/api/queues/{queue}/dead/{message_id}/{action}": {
+            "parameters": [
+                _QUEUE,
+                _path_param("message_id", "A dead letter's message id, as in `dead_letters`."),
+                _path_param(
+                    "action",
+                    "Run its job again (`requeue`) or drop it (`purge`).",
+                    {"type": "string", "enum": ["requeue", "purge"]},
+                ),
+            ],
+            "post": _admin(
+                "adminDeadLetter", "Requeue or purge one dead letter", "200", "AdminCount"
             ),
         },
         "/admin/api/jobs": {

@@ -67,12 +67,19 @@ def worker_json(worker: dict) -> dict:
     }
 
 
+def queues_json(queues: dict) -> dict:
+    """Return the queues' depths and dead letters with the letters' moments in ISO 8601."""
+    letters = [{**letter, "at": iso(letter["at"])} for letter in queues["dead_letters"]]
+    return {**queues, "dead_letters": letters}
+
+
 @falcon.before(admin_only)
 class OverviewApi(_AdminApi):
     """`GET /admin/api/overview`: jobs by state, throughput, median times, queues, workers."""
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        resp.media = self._service.overview()
+        overview = self._service.overview()
+        resp.media = {**overview, "queues": queues_json(overview["queues"])}
 
 
 @falcon.before(admin_only)
@@ -138,20 +145,26 @@ class WorkersApi(_AdminApi):
 
 @falcon.before(admin_only)
 class QueuesApi(_AdminApi):
-    """`GET /admin/api/queues`: each queue's depth.
+    """`GET /admin/api/queues`: each queue's depth and its first dead letters.
 
-    `POST /admin/api/queues/{queue}/requeue` (or `/purge`) empties its dead letters.
+    `POST /admin/api/queues/{queue}/requeue` (or `/purge`) empties its dead letters;
+    `POST /admin/api/queues/{queue}/dead/{message_id}/requeue` (or `/purge`) takes one.
     """
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        resp.media = self._service.queue_depths()
+        resp.media = queues_json(self._service.queue_depths())
 
     def on_post_action(
-        self, req: falcon.Request, resp: falcon.Response, queue: str, action: str
+        self,
+        req: falcon.Request,
+        resp: falcon.Response,
+        queue: str,
+        action: str,
+        message_id: str | None = None,
     ) -> None:
         if action == "requeue":
-            resp.media = {"requeued": self._service.requeue_dead(queue)}
+            resp.media = {"requeued": self._service.requeue_dead(queue, message_id)}
         elif action == "purge":
-            resp.media = {"purged": self._service.purge_dead(queue)}
+            resp.media = {"purged": self._service.purge_dead(queue, message_id)}
         else:
             raise not_found("action")

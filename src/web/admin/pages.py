@@ -16,7 +16,7 @@ from core.states import JobState
 from web.admin.filters import PAGE_SIZES, SORTS, JobFilter
 from web.admin.service import MEDIAN_SAMPLE, AdminService
 from web.auth import AuthMiddleware, Principal
-from web.errors import not_found
+from web.errors import Problem, not_found
 from web.links import see_other
 from web.ui.viewer import Viewer
 
@@ -169,14 +169,25 @@ class WorkersPage(_AdminPage):
 
 
 class QueueActions(_AdminPage):
-    """`POST /admin/queues/{queue}/requeue|purge`: empty a queue's dead letters."""
+    """`POST /admin/queues/{queue}/requeue|purge`: empty a queue's dead letters;
+    `POST /admin/queues/{queue}/dead/{message_id}/requeue|purge`: take out one of them."""
 
-    def on_post(self, req: falcon.Request, resp: falcon.Response, queue: str, action: str) -> None:
+    def on_post(
+        self,
+        req: falcon.Request,
+        resp: falcon.Response,
+        queue: str,
+        action: str,
+        message_id: str | None = None,
+    ) -> None:
         self._admin.require(req)
-        if action == "requeue":
-            count = self._service.requeue_dead(queue)
-        elif action == "purge":
-            count = self._service.purge_dead(queue)
-        else:
+        if action not in ("requeue", "purge"):
             raise falcon.HTTPNotFound()
+        take = self._service.requeue_dead if action == "requeue" else self._service.purge_dead
+        try:
+            count = take(queue, message_id)
+        except Problem:
+            if message_id is None:
+                raise
+            count = 0  # that letter was taken meanwhile (another admin, another tab)
         see_other(req, resp, f"/admin?done={action}&n={count}")
