@@ -12,6 +12,7 @@ import uuid
 
 import falcon
 
+from core.models import utcnow
 from core.states import JobState
 from web.admin.filters import PAGE_SIZES, SORTS, JobFilter
 from web.admin.service import MEDIAN_SAMPLE, AdminService
@@ -96,6 +97,7 @@ class OverviewPage(_AdminPage):
             "admin/overview.html",
             o=self._service.overview(),
             sample=MEDIAN_SAMPLE,
+            now=utcnow(),
         )
 
 
