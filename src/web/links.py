@@ -15,7 +15,7 @@ def link(req: falcon.Request, path: str) -> str:
     return req.root_path + path
 
 
-def here(req: falcon.Request) -> str:
+def current_path(req: falcon.Request) -> str:
     """Return the app-relative path and query of this request (where to come back to)."""
     return req.path + (f"?{req.query_string}" if req.query_string else "")
 

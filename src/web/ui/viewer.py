@@ -9,7 +9,7 @@ import falcon
 from web.auth import AuthMiddleware, Principal
 from web.browser import SAFE_METHODS, BrowserSession
 from web.errors import Problem
-from web.links import here, link
+from web.links import current_path, link
 from web.ui.render import Renderer
 
 
@@ -35,7 +35,7 @@ class Viewer:
             except Problem as error:
                 if error.status_code != 401:
                     raise
-        target = here(req) if req.method == "GET" else "/"
+        target = current_path(req) if req.method == "GET" else "/"
         raise falcon.HTTPSeeOther(link(req, f"/sign-in?next={quote(target, safe='/')}"))
 
     def page(
