@@ -53,6 +53,13 @@ def test_secret_from_a_mounted_file(tmp_path):
         ("JWT_SECRET_FILE", "/nonexistent/secret", "JWT_SECRET_FILE: cannot read"),
         ("MAX_DURATION", "long", "MAX_DURATION: expected a number"),
         ("WEB_CONCURRENCY", "0", "WEB_CONCURRENCY: must be at least 1"),
+        ("ROOT_PATH", "vid2mp3", "ROOT_PATH: expected a path such as /vid2mp3"),
+        ("ROOT_PATH", "/a//b", "ROOT_PATH: expected a path such as /vid2mp3"),
+        ("ROOT_PATH", "/a/../b", "ROOT_PATH: expected a path such as /vid2mp3"),
+        ("ROOT_PATH", '/a"b', "ROOT_PATH: expected a path such as /vid2mp3"),
+        ("TRUSTED_PROXIES", "10.0.0.1,nginx", "TRUSTED_PROXIES: 'nginx' is not an IP address"),
+        ("TRUSTED_PROXIES", "10.0.0.1/8", "TRUSTED_PROXIES: '10.0.0.1/8' is not an IP address"),
+        ("WORKER_PRUNE_SECONDS", "0", "WORKER_PRUNE_SECONDS: must be at least 1"),
     ],
 )
 def test_bad_values_name_the_variable(name, value, message):
@@ -64,6 +71,31 @@ def test_bad_values_name_the_variable(name, value, message):
 def test_backoff_bounds_must_be_ordered():
     with pytest.raises(SettingsError, match="RETRY_MIN_BACKOFF_MS"):
         Settings.from_env({"RETRY_MIN_BACKOFF_MS": "10", "RETRY_MAX_BACKOFF_MS": "5"})
+
+
+def test_the_prefix_comes_from_root_path_or_public_url_and_both_agree():
+    by_root = Settings.from_env({"ROOT_PATH": "/tools/vid2mp3/", "PUBLIC_URL": "https://x.org"})
+    assert (by_root.root_path, by_root.public_url) == (
+        "/tools/vid2mp3",
+        "https://x.org/tools/vid2mp3",
+    )
+    by_url = Settings.from_env({"PUBLIC_URL": "https://x.org/vid2mp3/"})
+    assert (by_url.root_path, by_url.public_url) == ("/vid2mp3", "https://x.org/vid2mp3")
+    assert Settings.from_env({"ROOT_PATH": "/"}).root_path == ""
+    with pytest.raises(SettingsError, match="ROOT_PATH: '/a' differs from PUBLIC_URL's path '/b'"):
+        Settings.from_env({"ROOT_PATH": "/a", "PUBLIC_URL": "https://x.org/b"})
+
+
+def test_trusted_proxies_are_addresses_networks_or_anyone():
+    settings = Settings.from_env({"TRUSTED_PROXIES": " 10.0.0.0/8, ::1 ,127.0.0.1"})
+    assert settings.trusted_proxies == ("10.0.0.0/8", "::1", "127.0.0.1")
+    assert Settings.from_env({}).trusted_proxies == ()
+    assert Settings.from_env({"TRUSTED_PROXIES": "*"}).trusted_proxies == ("*",)
+
+
+def test_gone_workers_are_pruned_only_after_they_show_as_gone():
+    with pytest.raises(SettingsError, match="WORKER_PRUNE_SECONDS: must exceed"):
+        Settings.from_env({"WORKER_GONE_SECONDS": "120", "WORKER_PRUNE_SECONDS": "90"})
 
 
 def test_command_line_reports_a_bad_setting_in_one_line(tmp_path):

@@ -3,7 +3,8 @@
 A Dramatiq middleware: the row is written when the worker boots, then every few seconds from a
 daemon thread, with the jobs the worker's threads hold now and how many messages it finished
 or failed. A database outage only delays the beat; the admin page shows the worker as gone
-when beats stop for longer than WORKER_GONE_SECONDS.
+when beats stop for longer than WORKER_GONE_SECONDS. Each beat also deletes the rows of workers
+silent for longer than WORKER_PRUNE_SECONDS.
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ class WorkerHeartbeat(Middleware):
             }
         try:
             with self.runtime.sessions() as session:
+                workers.prune(session, self.runtime.settings.worker_prune_seconds)
                 workers.beat(session, self._id, **values)
         except Exception:
             log.warning("could not write the worker's heartbeat", exc_info=started)

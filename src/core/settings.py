@@ -8,13 +8,17 @@ the variable, and the command line turns that into one line on stderr.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
 GIB = 1024**3
+# A URL path prefix: "/" and a segment, repeated; no empty segment, no "..", nothing to escape.
+ROOT_PATH_PATTERN = re.compile(r"(/(?!\.\.?(/|$))[A-Za-z0-9._~%-]+)+")
 
 
 class SettingsError(ValueError):
@@ -61,6 +65,12 @@ class Settings:
     broker_timeout_seconds: float = 5.0
     # A worker whose heartbeat is older than this shows as gone on /admin.
     worker_gone_seconds: float = 60.0
+    # A gone worker whose heartbeat is older than this is deleted from the workers table.
+    worker_prune_seconds: float = 86400.0
+    # The path prefix the app is served under behind a reverse proxy ("" at the root).
+    root_path: str = ""
+    # Peers whose X-Forwarded-For/-Proto/-Host/-Prefix headers are believed (web.proxy).
+    trusted_proxies: tuple[str, ...] = ()
     # OpenID Connect single sign-on (core.sso); off while OIDC_ISSUER is empty.
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
@@ -92,6 +102,8 @@ class Settings:
             public_url=env.url("PUBLIC_URL", "http://localhost:8080", ("http", "https")).rstrip(
                 "/"
             ),
+            root_path=env.path_prefix("ROOT_PATH"),
+            trusted_proxies=env.networks("TRUSTED_PROXIES"),
             video_queue=env.str("VIDEO_QUEUE", "video"),
             mp3_queue=env.str("MP3_QUEUE", "mp3"),
             metrics_port=env.int("METRICS_PORT", 9100, low=1, high=65535),
@@ -121,6 +133,7 @@ class Settings:
             notify_retry_hours=env.float("NOTIFY_RETRY_HOURS", 24.0, low=0.0),
             broker_timeout_seconds=env.float("BROKER_TIMEOUT", 5.0, low=0.5),
             worker_gone_seconds=env.float("WORKER_GONE_SECONDS", 60.0, low=1.0),
+            worker_prune_seconds=env.float("WORKER_PRUNE_SECONDS", 86400.0, low=1.0),
             oidc_issuer=env.url("OIDC_ISSUER", "", ("http", "https")).rstrip("/") or None,
             oidc_client_id=env.str("OIDC_CLIENT_ID", "") or None,
             oidc_client_secret=env.secret("OIDC_CLIENT_SECRET"),
@@ -137,7 +150,9 @@ class Settings:
             raise SettingsError("OIDC_CLIENT_ID: required when OIDC_ISSUER is set")
         if settings.retry_min_backoff_ms > settings.retry_max_backoff_ms:
             raise SettingsError("RETRY_MIN_BACKOFF_MS: must not exceed RETRY_MAX_BACKOFF_MS")
-        return settings
+        if settings.worker_prune_seconds <= settings.worker_gone_seconds:
+            raise SettingsError("WORKER_PRUNE_SECONDS: must exceed WORKER_GONE_SECONDS")
+        return _with_root_path(settings)
 
     def replace(self, **changes: object) -> Settings:
         """Return a copy with some fields changed (tests and the embedded runner use it)."""
@@ -175,6 +190,22 @@ class Settings:
             value = secrets.token_urlsafe(48)
             secret_file.write(value)
         return value
+
+
+def _with_root_path(settings: Settings) -> Settings:
+    """Make PUBLIC_URL and ROOT_PATH agree: either one may give the prefix, or both alike."""
+    url_path = urlsplit(settings.public_url).path
+    if not url_path:
+        return settings.replace(public_url=settings.public_url + settings.root_path)
+    if not settings.root_path:
+        if not ROOT_PATH_PATTERN.fullmatch(url_path):
+            raise SettingsError(f"PUBLIC_URL: its path {url_path!r} is not a usable prefix")
+        return settings.replace(root_path=url_path)
+    if url_path != settings.root_path:
+        raise SettingsError(
+            f"ROOT_PATH: {settings.root_path!r} differs from PUBLIC_URL's path {url_path!r}"
+        )
+    return settings
 
 
 class _Reader:
@@ -245,6 +276,30 @@ class _Reader:
         if value not in allowed:
             raise SettingsError(f"{name}: expected one of {', '.join(allowed)}, got {value!r}")
         return value
+
+    def path_prefix(self, name: str) -> str:
+        """Read a URL path prefix such as `/vid2mp3` ("" when unset; a lone "/" means unset)."""
+        value = (self._raw(name) or "").rstrip("/")
+        if value and not ROOT_PATH_PATTERN.fullmatch(value):
+            raise SettingsError(
+                f"{name}: expected a path such as /vid2mp3 (letters, digits, . _ ~ % -), "
+                f"got {value!r}"
+            )
+        return value
+
+    def networks(self, name: str) -> tuple[str, ...]:
+        """Read a comma-separated list of IP addresses or networks (CIDR), or `*` for any."""
+        items = tuple(item.strip() for item in (self._raw(name) or "").split(",") if item.strip())
+        for item in items:
+            if item == "*":
+                continue
+            try:
+                ipaddress.ip_network(item)
+            except ValueError:
+                raise SettingsError(
+                    f"{name}: {item!r} is not an IP address or network (such as 10.0.0.0/8)"
+                ) from None
+        return items
 
     def url(self, name: str, default: str, schemes: tuple[str, ...]) -> str:
         value = self._raw(name)

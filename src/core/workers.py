@@ -2,6 +2,8 @@
 
 A worker process writes its row when it boots and then every few seconds (`beat`); a row whose
 last heartbeat is older than WORKER_GONE_SECONDS belongs to a worker that stopped or hangs.
+Rows silent for longer than WORKER_PRUNE_SECONDS are deleted by the live workers' beats
+(`prune`) and never listed, so the table does not grow with every restart.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from core.models import WorkerProcess, utcnow
@@ -31,10 +33,24 @@ def beat(session: Session, worker_id: str, **values: Any) -> None:
     session.commit()
 
 
-def list_workers(session: Session, gone_seconds: float) -> list[dict]:
-    """Return every known worker, live ones first, each with `live` telling if it still beats."""
-    cutoff = utcnow() - dt.timedelta(seconds=gone_seconds)
-    rows = session.scalars(select(WorkerProcess).order_by(WorkerProcess.last_seen_at.desc()))
+def prune(session: Session, prune_seconds: float) -> int:
+    """Delete the rows of workers silent for longer than `prune_seconds`; return how many."""
+    cutoff = utcnow() - dt.timedelta(seconds=prune_seconds)
+    return session.execute(
+        delete(WorkerProcess).where(WorkerProcess.last_seen_at < cutoff)
+    ).rowcount
+
+
+def list_workers(session: Session, gone_seconds: float, prune_seconds: float) -> list[dict]:
+    """Return the workers heard from within `prune_seconds`, live ones first, each with `live`
+    telling if it beat within `gone_seconds`."""
+    now = utcnow()
+    cutoff = now - dt.timedelta(seconds=gone_seconds)
+    rows = session.scalars(
+        select(WorkerProcess)
+        .where(WorkerProcess.last_seen_at >= now - dt.timedelta(seconds=prune_seconds))
+        .order_by(WorkerProcess.last_seen_at.desc())
+    )
     return [
         {
             "id": row.id,

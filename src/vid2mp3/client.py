@@ -42,6 +42,8 @@ class Connection:
             http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
         )
         self._connect = lambda: factory(parts.hostname, parts.port, timeout=60)
+        # A service under a path prefix (https://host/vid2mp3): every path goes below it.
+        self._root = parts.path.rstrip("/")
         self.token: str | None = None
 
     def request(self, method: str, path: str, headers=None, body=None):
@@ -49,7 +51,7 @@ class Connection:
         headers = dict(headers or {})
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
-        connection.request(method, path, body=body, headers=headers)
+        connection.request(method, self._root + path, body=body, headers=headers)
         response = connection.getresponse()
         if response.status >= 400:
             raise ClientError(_problem_detail(response))

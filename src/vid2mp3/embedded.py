@@ -32,7 +32,7 @@ def run_embedded(settings: Settings, host: str, port: int) -> int:
         print(login, file=sys.stderr)
     # One worker process: the stub broker lives in memory, so the web app and the actors that
     # consume its messages must share a process.
-    options = gunicorn_options(host, port, workers=1, threads=8)
+    options = gunicorn_options(settings, host, port, workers=1, threads=8)
     GunicornApp(lambda: _build(settings), options).run()
     return 0
 

@@ -27,7 +27,7 @@ class GunicornApp(BaseApplication):
         return self._build()
 
 
-def gunicorn_options(host: str, port: int, workers: int, threads: int) -> dict:
+def gunicorn_options(settings: Settings, host: str, port: int, workers: int, threads: int) -> dict:
     """Return the gunicorn settings both `serve` and `run` use."""
     return {
         "bind": f"{host}:{port}",
@@ -39,6 +39,8 @@ def gunicorn_options(host: str, port: int, workers: int, threads: int) -> dict:
         "graceful_timeout": 30,
         "control_socket_disable": True,
         "accesslog": None,
+        # gunicorn believes X-Forwarded-Proto from the same peers as web.proxy does, no others.
+        "forwarded_allow_ips": ",".join(settings.trusted_proxies),
     }
 
 
@@ -46,7 +48,7 @@ def serve(settings: Settings, host: str, port: int, workers: int | None) -> int:
     """Serve the web app with gunicorn (production: external broker, database and store)."""
     from vid2mp3.wiring import build_web_app
 
-    options = gunicorn_options(host, port, workers or settings.web_concurrency, 8)
+    options = gunicorn_options(settings, host, port, workers or settings.web_concurrency, 8)
     options["child_exit"] = _forget_worker_metrics
     _use_fresh_metrics_folder(settings)
     GunicornApp(lambda: build_web_app(settings), options).run()

@@ -8,8 +8,8 @@ from core.logs import configure_logging
 from core.settings import Settings
 from vid2mp3.migrate import head_revision
 from vid2mp3.services import build_services
-from web.admin.tasks import PREFIX as TASKS_PREFIX
 from web.app import create_app
+from web.proxy import ProxyFix
 
 
 def build_web_app(settings: Settings, broker=None):
@@ -25,7 +25,7 @@ def build_web_app(settings: Settings, broker=None):
     from actors.queues import QueueAdmin
 
     broker = broker or setup_broker(settings)
-    return create_app(
+    app = create_app(
         settings,
         services.sessions,
         services.store,
@@ -36,17 +36,19 @@ def build_web_app(settings: Settings, broker=None):
         queues=QueueAdmin(broker),
         dashboard=tasks_dashboard(broker),
     )
+    return ProxyFix(app, settings.root_path, settings.trusted_proxies)
 
 
 def tasks_dashboard(broker):
-    """Return dramatiq-dashboard's WSGI app for a Redis broker (it reads only Redis), else None."""
+    """Return a maker of dramatiq-dashboard's WSGI app for a mount path, on a Redis broker
+    (it reads only Redis); None on other brokers."""
     from dramatiq.brokers.redis import RedisBroker
 
     if not isinstance(broker, RedisBroker):
         return None
     from dramatiq_dashboard import DashboardApp
 
-    return DashboardApp(broker, TASKS_PREFIX)
+    return lambda mount_path: DashboardApp(broker, mount_path)
 
 
 def check_broker(broker) -> None:

@@ -44,7 +44,8 @@ def create_app(
 
     Readiness checks that the database is at `schema_revision` (alembic's head) when given.
     `queues` (an `actors.queues.QueueAdmin`) gives the admin pages and /metrics the broker's queues;
-    `dashboard` is dramatiq-dashboard's WSGI app, served at /admin/tasks, when on Redis.
+    `dashboard(mount_path)` makes dramatiq-dashboard's WSGI app, served at /admin/tasks, when on
+    Redis. Behind a reverse proxy, wrap the app in `web.proxy.ProxyFix`.
     """
     browser = BrowserSession(settings, tokens)
     auth = AuthMiddleware(tokens, sessions, browser)

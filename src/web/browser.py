@@ -28,6 +28,7 @@ import falcon
 from core.settings import Settings
 from core.tokens import TokenService
 from web.errors import Problem
+from web.links import cookie_path
 
 SESSION_COOKIE = "vid2mp3_session"
 SIGN_IN_COOKIE = "vid2mp3_sign_in"
@@ -53,15 +54,15 @@ class BrowserSession:
         values = req.get_cookie_values(SESSION_COOKIE)
         return values[0] if values else None
 
-    def start(self, resp: falcon.Response, user_id: int, email: str) -> None:
+    def start(self, req: falcon.Request, resp: falcon.Response, user_id: int, email: str) -> None:
         """Issue a session token for the user and hand it to the browser as the cookie."""
         token, _ = self._tokens.issue(str(user_id), ttl_seconds=self._ttl, claims={"email": email})
-        self._set(resp, SESSION_COOKIE, token, self._ttl)
-        resp.unset_cookie(SIGN_IN_COOKIE, path="/")
+        self._set(req, resp, SESSION_COOKIE, token, self._ttl)
+        resp.unset_cookie(SIGN_IN_COOKIE, path=cookie_path(req))
 
-    def end(self, resp: falcon.Response) -> None:
+    def end(self, req: falcon.Request, resp: falcon.Response) -> None:
         """Tell the browser to forget its session cookie."""
-        resp.unset_cookie(SESSION_COOKIE, path="/")
+        resp.unset_cookie(SESSION_COOKIE, path=cookie_path(req))
 
     def csrf_token(self, claims: dict) -> str:
         """Return the CSRF token of the session whose token carries `claims`."""
@@ -90,7 +91,7 @@ class BrowserSession:
         values = req.get_cookie_values(SIGN_IN_COOKIE)
         nonce = values[0] if values else secrets.token_urlsafe(24)
         if not values:
-            self._set(resp, SIGN_IN_COOKIE, nonce, _SIGN_IN_COOKIE_SECONDS)
+            self._set(req, resp, SIGN_IN_COOKIE, nonce, _SIGN_IN_COOKIE_SECONDS)
         return self._mac("sign-in:" + nonce)
 
     def check_sign_in(self, req: falcon.Request) -> None:
@@ -101,12 +102,14 @@ class BrowserSession:
         if not expected or not hmac.compare_digest(_sent_token(req), expected):
             raise _refused("the sign-in form is out of date; reload the page and try again")
 
-    def _set(self, resp: falcon.Response, name: str, value: str, max_age: int) -> None:
+    def _set(
+        self, req: falcon.Request, resp: falcon.Response, name: str, value: str, max_age: int
+    ) -> None:
         resp.set_cookie(
             name,
             value,
             max_age=max_age,
-            path="/",
+            path=cookie_path(req),
             secure=self._secure,
             http_only=True,
             same_site="Lax",

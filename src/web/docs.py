@@ -2,16 +2,19 @@
 
 Swagger UI's files come from the installed `swagger-ui-bundle` package (no CDN), and the page
 allows nothing else: its strict Content-Security-Policy has no inline script, no outside origin
-and no validator site; the script that starts Swagger UI is a file of this package.
+and no validator site; the script that starts Swagger UI is a file of this package. The page's
+URLs start with the app's root path (`{root}` in docs.html), so it works under a path prefix.
 """
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import falcon
 import swagger_ui_bundle
 
+from web.links import link
 from web.openapi import OpenApiResource
 
 _HERE = Path(__file__).parent
@@ -41,12 +44,12 @@ class SwaggerPage:
     auth_required = False
 
     def __init__(self) -> None:
-        self._page = (_HERE / "docs.html").read_bytes()
+        self._page = (_HERE / "docs.html").read_text()
         self._script = (_HERE / "docs.js").read_bytes()
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.content_type = falcon.MEDIA_HTML
-        resp.data = self._page
+        resp.text = self._page.replace("{root}", html.escape(req.root_path))
         resp.set_headers(_PAGE_HEADERS)
 
     def on_get_script(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -62,7 +65,7 @@ class RedirectToDocs:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.status = falcon.HTTP_301
-        resp.location = "/docs"
+        resp.location = link(req, "/docs")
         resp.content_type = falcon.MEDIA_TEXT
 
 

@@ -50,6 +50,7 @@ OUTSIDE_API = {
     "/admin/jobs/{job_id}/{action}": "admin form post: retry, cancel or delete a job",
     "/admin/workers": "admin page (HTML, admins): the workers",
     "/admin/queues/{queue}/{action}": "admin form post: requeue or purge dead letters",
+    "/admin/queues/{queue}/dead/{message_id}/{action}": "admin form post: requeue or purge one",
     "/admin/tasks(/|$)": "dramatiq-dashboard (HTML, admins), mounted when the broker is Redis",
 }
 
@@ -548,6 +549,20 @@ _PATHS.update(
                 "adminDeadLetters", "Requeue or purge a queue's dead letters", "200", "AdminCount"
             ),
         },
+        "/admin/api/queues/{queue}/dead/{message_id}/{action}": {
+            "parameters": [
+                _QUEUE,
+                _path_param("message_id", "A dead letter's message id, as in `dead_letters`."),
+                _path_param(
+                    "action",
+                    "Run its job again (`requeue`) or drop it (`purge`).",
+                    {"type": "string", "enum": ["requeue", "purge"]},
+                ),
+            ],
+            "post": _admin(
+                "adminDeadLetter", "Requeue or purge one dead letter", "200", "AdminCount"
+            ),
+        },
         "/admin/api/jobs": {
             "get": _admin(
                 "adminJobs",
@@ -698,10 +713,17 @@ class OpenApiResource:
 
     def __init__(self, app: falcon.App) -> None:
         self._app = app
-        self._body: bytes | None = None
+        self._document: dict | None = None
+        self._bodies: dict[str, bytes] = {}
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        if self._body is None:
-            self._body = json.dumps(served_document(self._app)).encode()
+        # The server is the app's root path, so Swagger UI's calls keep a proxy's path prefix;
+        # one body per root path (there is one, or a few sent by trusted proxies).
+        root = req.root_path
+        if root not in self._bodies:
+            if self._document is None:
+                self._document = served_document(self._app)
+            document = {**self._document, "servers": [{"url": root or "/"}]}
+            self._bodies[root] = json.dumps(document).encode()
         resp.content_type = falcon.MEDIA_JSON
-        resp.data = self._body
+        resp.data = self._bodies[root]

@@ -198,11 +198,31 @@ SCHEMAS = {
             ),
             (
                 "AdminQueues",
-                ["broker", "items", "error"],
+                ["broker", "items", "dead_letters", "error"],
                 {
                     "broker": nullable(STRING),
                     "items": {"type": "array", "items": {"type": "object"}},
+                    "dead_letters": {"type": "array", "items": schema_ref("AdminDeadLetter")},
                     "error": nullable(STRING),
+                },
+            ),
+            (
+                "AdminDeadLetter",
+                ["queue", "message_id", "actor", "job_id", "error", "at"],
+                {
+                    "queue": STRING,
+                    "message_id": STRING,
+                    "actor": STRING,
+                    "job_id": nullable(STRING),
+                    "error": {
+                        **nullable(STRING),
+                        "description": "The exception that dead-lettered it (no stack trace).",
+                    },
+                    "at": {
+                        **TIMESTAMP,
+                        "description": "When it was dead-lettered (the broker's record), "
+                        "else when it was last sent.",
+                    },
                 },
             ),
             (

@@ -7,9 +7,11 @@ import uuid
 
 import dramatiq
 
+from cookies import Browser, form_token
 from core import timeline, workers
 from core.db import session_scope
 from core.models import Job, utcnow
+from testservices import TEST_PASSWORD
 
 
 def test_overview_counts_states_throughput_and_median_times(
@@ -156,3 +158,94 @@ def test_workers_live_then_gone(client, admin_auth, sessions, settings):
     found = {item["id"]: item for item in items}
     assert found[live]["live"] and found[live]["current_jobs"] == ["abc"]
     assert not found[gone]["live"] and found[gone]["jobs_failed"] == 1
+
+
+def _dead(broker, queue: str, job_id: str, error: str) -> str:
+    options = {"traceback": f"Traceback (most recent call last):\n  ...\n{error}\n"}
+    message = dramatiq.Message(queue, "convert", (job_id,), {}, options)
+    broker.dead_letters_by_queue[queue].append(message)
+    return message.message_id
+
+
+def test_dead_letters_are_listed_and_taken_one_at_a_time(
+    client, admin_auth, broker, make_user, make_job, enqueued
+):
+    user = make_user()
+    first = make_job(user, state="failed", failed_step="convert", reason="gave up")
+    second = make_job(user, state="failed", failed_step="convert", reason="gave up")
+    queue = broker.get_actor("convert").queue_name
+    one = _dead(broker, queue, first, "actors.errors.Transient: ffmpeg was killed")
+    two = _dead(broker, queue, second, "OSError: No space left on device")
+
+    letters = client.simulate_get("/admin/api/queues", headers=admin_auth).json["dead_letters"]
+    assert [(d["message_id"], d["queue"], d["actor"], d["job_id"]) for d in letters] == [
+        (one, queue, "convert", first),
+        (two, queue, "convert", second),
+    ]
+    assert letters[0]["error"] == "actors.errors.Transient: ffmpeg was killed"
+    assert "Traceback" not in str(letters)
+    assert dt.datetime.fromisoformat(letters[0]["at"]) <= dt.datetime.now(dt.UTC)
+    overview = client.simulate_get("/admin/api/overview", headers=admin_auth).json
+    assert [d["message_id"] for d in overview["queues"]["dead_letters"]] == [one, two]
+
+    dead = f"/admin/api/queues/{queue}/dead"
+    taken = client.simulate_post(f"{dead}/{two}/requeue", headers=admin_auth)
+    assert taken.json == {"requeued": 1}
+    assert enqueued == [(second, "convert")]
+    left = client.simulate_get("/admin/api/queues", headers=admin_auth).json["dead_letters"]
+    assert [d["message_id"] for d in left] == [one]
+    again = client.simulate_post(f"{dead}/{two}/purge", headers=admin_auth)
+    assert again.status_code == 404
+    assert again.json["detail"] == "no such dead letter"
+    purged = client.simulate_post(f"{dead}/{one}/purge", headers=admin_auth)
+    assert purged.json == {"purged": 1}
+    assert enqueued == [(second, "convert")]
+    assert client.simulate_get("/admin/api/queues", headers=admin_auth).json["dead_letters"] == []
+
+
+def test_the_overview_page_lists_dead_letters_with_a_form_for_each(
+    client, admin, broker, make_user, make_job, enqueued
+):
+    job_id = make_job(make_user(), state="failed", failed_step="convert", reason="gave up")
+    queue = broker.get_actor("convert").queue_name
+    message_id = _dead(broker, queue, job_id, "actors.errors.Transient: ffmpeg was killed")
+    browser = Browser(client)
+    browser.sign_in(admin.email, TEST_PASSWORD)
+    page = browser.get("/admin")
+    assert f'<tr data-message="{message_id}">' in page.text
+    assert "actors.errors.Transient: ffmpeg was killed" in page.text
+    action = f"/admin/queues/{queue}/dead/{message_id}/requeue"
+    assert f'action="{action}"' in page.text
+    posted = browser.post_form(action, {"csrf_token": form_token(page.text)})
+    assert posted.status_code == 303
+    assert posted.headers["location"] == "/admin?done=requeue&n=1"
+    assert enqueued == [(job_id, "convert")]
+    twice = browser.post_form(action, {"csrf_token": form_token(page.text)})
+    assert twice.headers["location"] == "/admin?done=requeue&n=0"
+    assert "No dead letters." in browser.get("/admin").text
+
+
+def test_workers_silent_past_the_prune_setting_are_deleted_and_never_listed(
+    client, admin_auth, sessions, settings
+):
+    kept, old = f"w-{uuid.uuid4().hex}", f"w-{uuid.uuid4().hex}"
+    with session_scope(sessions) as session:
+        for worker_id in (kept, old):
+            workers.beat(session, worker_id, host="h", pid=1, queues="video", threads=1)
+        session.get(workers.WorkerProcess, kept).last_seen_at = utcnow() - dt.timedelta(
+            seconds=settings.worker_gone_seconds + 1
+        )
+        session.get(workers.WorkerProcess, old).last_seen_at = utcnow() - dt.timedelta(
+            seconds=settings.worker_prune_seconds + 1
+        )
+    listed = {
+        w["id"]: w
+        for w in client.simulate_get("/admin/api/workers", headers=admin_auth).json["items"]
+    }
+    assert not listed[kept]["live"]
+    assert old not in listed
+    with session_scope(sessions) as session:
+        assert workers.prune(session, settings.worker_prune_seconds) >= 1
+    with session_scope(sessions) as session:
+        assert session.get(workers.WorkerProcess, old) is None
+        assert session.get(workers.WorkerProcess, kept) is not None

@@ -14,11 +14,14 @@ from testservices import TEST_PASSWORD
 from vid2mp3.wiring import build_web_app
 
 
-@pytest.fixture
-def redis_client(settings, redis_url):
+@pytest.fixture(params=["", "/tools/mp3"], ids=["at-root", "under-prefix"])
+def redis_client(request, settings, redis_url):
     tag = uuid.uuid4().hex[:8]
     redis_settings = settings.replace(
-        broker_url=redis_url, video_queue=f"t-video-{tag}", mp3_queue=f"t-mp3-{tag}"
+        broker_url=redis_url,
+        video_queue=f"t-video-{tag}",
+        mp3_queue=f"t-mp3-{tag}",
+        root_path=request.param,
     )
     app = build_web_app(redis_settings)
     yield falcon.testing.TestClient(app), redis_settings
@@ -39,8 +42,9 @@ def test_admin_sees_the_dashboard_with_our_queues(redis_client, make_user):
     page = browser.get("/admin/tasks")
     assert page.status_code == 200, page.text
     assert settings.video_queue in page.text
-    assert f'href="/admin/tasks/queues/{settings.video_queue}' in page.text
-    queue = browser.get(f"/admin/tasks/queues/{settings.video_queue}/standard")
+    # The dashboard's own links start with the root path (a proxy's prefix) too.
+    assert f'href="{settings.root_path}/admin/tasks/queues/{settings.video_queue}' in page.text
+    queue = browser.get(f"{settings.root_path}/admin/tasks/queues/{settings.video_queue}/standard")
     assert queue.status_code == 200
     assert "convert" in queue.text
 

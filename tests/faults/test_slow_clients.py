@@ -7,65 +7,25 @@ port and temp folder pointed at this test's `vid2mp3 serve`.
 from __future__ import annotations
 
 import contextlib
-import shutil
 import socket
-import subprocess
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import requests
 
 from faultproxy import HUNG
-from testservices import TEST_PASSWORD, free_port, unavailable, wait_for_port
+from nginx import running_nginx
+from testservices import TEST_PASSWORD
 
-ROOT = Path(__file__).resolve().parents[2]
 SLOW_CLIENTS = 50
 
 
 @pytest.fixture
 def proxy(start_web, tmp_path):
     web = int(start_web().rsplit(":", 1)[1])
-    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else "")
-    if not nginx:
-        unavailable("nginx", "not installed (bin/ensure-services installs Debian's nginx)")
-    port = free_port()
-    folder = tmp_path / "nginx"
-    folder.mkdir()
-    folder.chmod(0o777)  # nginx's workers drop root and write their temp files here
-    config = (ROOT / "deploy" / "nginx" / "nginx.conf").read_text()
-    for old, new in (
-        ("server web:8080;", f"server 127.0.0.1:{web};"),
-        ("listen 8080;", f"listen 127.0.0.1:{port};"),
-        ("/tmp/", f"{folder}/"),
-    ):
-        assert old in config, old
-        config = config.replace(old, new)
-    (folder / "nginx.conf").write_text(config)
-    process = subprocess.Popen(
-        [
-            nginx,
-            "-e",
-            "stderr",
-            "-p",
-            str(folder),
-            "-c",
-            str(folder / "nginx.conf"),
-            "-g",
-            "daemon off;",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        wait_for_port(port, timeout=15)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        _, errors = process.communicate(timeout=15)
-    assert "[emerg]" not in errors, errors
+    with running_nginx(web, tmp_path / "nginx") as url:
+        yield url
 
 
 def _slow_clients(port: int, count: int, stop: threading.Event) -> None:

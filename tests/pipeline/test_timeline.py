@@ -68,7 +68,9 @@ def test_a_worker_writes_heartbeats_with_its_counts(
 
     def mine():
         with session_scope(h.sessions) as session:
-            found = workers.list_workers(session, settings.worker_gone_seconds)
+            found = workers.list_workers(
+                session, settings.worker_gone_seconds, settings.worker_prune_seconds
+            )
         return [w for w in found if set(w["queues"]) & queues]
 
     # The counts reach the row with the next beat (every half second here).

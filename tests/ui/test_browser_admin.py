@@ -1,5 +1,6 @@
 """The admin pages in a real browser: filters, a timeline after a forced retry, bulk retry,
-requeue from the dead-letter queue, a worker live then gone; axe-core on every admin page.
+requeue from the dead-letter queue (all of a queue, or one letter), a worker live then gone
+then pruned, the overview refreshing itself (and not while hidden); axe-core on every admin page.
 
 ffmpeg is forced to fail: the service's IMAGEIO_FFMPEG_EXE is a wrapper that kills its own
 transcoding process (a transient failure, so Dramatiq retries) once per file in an "arm"
@@ -51,6 +52,7 @@ def service(tmp_path_factory, arm):
         RETRY_MIN_BACKOFF_MS="100",
         RETRY_MAX_BACKOFF_MS="300",
         WORKER_GONE_SECONDS="3",
+        WORKER_PRUNE_SECONDS="20",
     ) as running:
         yield running
 
@@ -199,7 +201,15 @@ def test_a_worker_shows_live_then_gone(admin_page, service, screenshots):
     while live.count() > 1 and time.monotonic() < deadline:
         time.sleep(0.5)
         page.goto("/admin/workers")
-    expect(page.locator("#workers tbody tr", has_text="gone")).to_have_count(1)
+    gone = page.locator("#workers tbody tr", has_text="gone")
+    expect(gone).to_have_count(1)
+    expect(page.locator("#workers tbody tr", has_text="live")).to_have_count(1)
+    # Silent past WORKER_PRUNE_SECONDS, the embedded worker's beats delete its row.
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while gone.count() and time.monotonic() < deadline:
+        time.sleep(1)
+        page.goto("/admin/workers")
+    expect(gone).to_have_count(0)
     expect(page.locator("#workers tbody tr", has_text="live")).to_have_count(1)
 
 
@@ -213,3 +223,50 @@ def test_the_tasks_page_and_a_users_404(admin_page, new_page, service, screensho
     assert page.goto("/admin/workers").status == 404
     expect(page.get_by_role("link", name="Admin")).to_have_count(0)
     assert os.path.exists(screenshots / "admin-tasks.png")
+
+
+HIDE = """() => {
+  Object.defineProperty(document, "hidden", { value: true, configurable: true });
+  Object.defineProperty(document, "visibilityState", { value: "hidden", configurable: true });
+  document.dispatchEvent(new Event("visibilitychange"));
+}"""
+SHOW = """() => {
+  delete document.hidden;
+  delete document.visibilityState;
+  document.dispatchEvent(new Event("visibilitychange"));
+}"""
+
+
+def test_the_overview_refreshes_itself_lists_dead_letters_and_pauses_while_hidden(
+    admin_page, service, upload, fail_next, screenshots
+):
+    page = admin_page
+    page.goto("/admin")
+    page.evaluate("window.notReloaded = true")
+    failed = page.locator('dd[data-state="failed"]')
+    before = int(failed.inner_text())
+    fail_next(2)  # both attempts: the job fails and its message is dead-lettered
+    job_id = upload(service.create_user(), "dead letter.mp4")
+
+    # No reload: the overview fetches itself and shows the failure and its dead letter.
+    expect(failed).to_have_text(str(before + 1), timeout=TIMEOUT_MS)
+    letter = page.locator("#dead-letters tbody tr", has=page.locator(f'a[href$="{job_id}"]'))
+    expect(letter).to_be_visible(timeout=TIMEOUT_MS)
+    expect(letter).to_contain_text("convert")
+    expect(letter).to_contain_text("UTC")
+    assert page.evaluate("window.notReloaded") is True
+    check(page, screenshots, "overview-dead-letters")
+
+    # Hidden: nothing is fetched; shown again: it catches up at once.
+    fetched = []
+    page.on("request", lambda request: request.resource_type == "fetch" and fetched.append(1))
+    page.evaluate(HIDE)
+    page.wait_for_timeout(12_000)  # more than two refresh intervals
+    assert fetched == []
+    with page.expect_request(lambda request: request.resource_type == "fetch"):
+        page.evaluate(SHOW)
+
+    letter.get_by_role("button", name=re.compile(r"^Requeue dead letter")).click()
+    expect(page.get_by_role("status")).to_contain_text("1 dead letter(s) taken out")
+    expect(letter).to_have_count(0)
+    reload_until(page, f"/admin/jobs/{job_id}", "#job-state", "done")

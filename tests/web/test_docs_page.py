@@ -34,7 +34,7 @@ def test_the_initializer_uses_our_document_and_no_validator_site(client):
     script = client.simulate_get("/docs/swagger-initializer.js")
     assert script.status_code == 200
     assert script.headers["content-type"].startswith("text/javascript")
-    assert 'url: "/openapi.json"' in script.text
+    assert 'url: root + "/openapi.json"' in script.text
     assert "validatorUrl: null" in script.text
 
 

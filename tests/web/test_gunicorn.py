@@ -37,3 +37,15 @@ def test_garbage_requests_never_500(server):
         result = requests.request(method, server + path, headers=headers, data=body, timeout=10)
         assert 400 <= result.status_code < 500, (method, path, result.status_code, result.text)
         assert result.headers["Content-Type"] == "application/problem+json"
+
+
+def test_gunicorn_with_script_name_serves_under_that_prefix(start_web):
+    server = start_web(SCRIPT_NAME="/mounted")
+    answer = requests.get(f"{server}/mounted/", allow_redirects=False, timeout=10)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/mounted/sign-in?next=/"
+    page = requests.get(f"{server}/mounted/sign-in", timeout=10)
+    assert 'action="/mounted/sign-in"' in page.text
+    assert requests.get(f"{server}/mounted/openapi.json", timeout=10).json()["servers"] == [
+        {"url": "/mounted"}
+    ]

@@ -19,7 +19,7 @@ from web.ui.viewer import Viewer
 def install(
     app: falcon.App, service: AdminService, viewer: Viewer, auth: AuthMiddleware, dashboard=None
 ) -> None:
-    """Add the admin routes; `dashboard` is dramatiq-dashboard's WSGI app when on Redis."""
+    """Add the admin routes; `dashboard(mount_path)` makes dramatiq-dashboard's app on Redis."""
     admin = pages.AdminViewer(viewer, auth)
     app.add_error_handler(pages.NotAdmin, admin.not_admin)
     app.add_route("/admin", pages.OverviewPage(service, admin))
@@ -30,7 +30,9 @@ def install(
     app.add_route("/admin/jobs/{job_id:uuid}", job_page)
     app.add_route("/admin/jobs/{job_id:uuid}/{action}", job_page, suffix="action")
     app.add_route("/admin/workers", pages.WorkersPage(service, admin))
-    app.add_route("/admin/queues/{queue}/{action}", pages.QueueActions(service, admin))
+    queue_actions = pages.QueueActions(service, admin)
+    app.add_route("/admin/queues/{queue}/{action}", queue_actions)
+    app.add_route("/admin/queues/{queue}/dead/{message_id}/{action}", queue_actions)
 
     jobs_api = api.JobsApi(service, auth)
     app.add_route("/admin/api/overview", api.OverviewApi(service, auth))
@@ -43,6 +45,9 @@ def install(
     queues_api = api.QueuesApi(service, auth)
     app.add_route("/admin/api/queues", queues_api)
     app.add_route("/admin/api/queues/{queue}/{action}", queues_api, suffix="action")
+    app.add_route(
+        "/admin/api/queues/{queue}/dead/{message_id}/{action}", queues_api, suffix="action"
+    )
 
     kind = service.queues.kind if service.queues is not None else None
     app.add_sink(TasksSink(admin, dashboard, kind), prefix=PREFIX + r"(/|$)")

@@ -40,9 +40,9 @@ class _AdminApi:
         self.auth = auth
 
 
-def row_json(row: JobRow) -> dict:
+def row_json(row: JobRow, root: str) -> dict:
     """Return a job with its owner's e-mail."""
-    return {**job_json(row.job), "user": row.email}
+    return {**job_json(row.job, root), "user": row.email}
 
 
 def event_json(event: JobEvent) -> dict:
@@ -67,12 +67,19 @@ def worker_json(worker: dict) -> dict:
     }
 
 
+def queues_json(queues: dict) -> dict:
+    """Return the queues' depths and dead letters with the letters' moments in ISO 8601."""
+    letters = [{**letter, "at": iso(letter["at"])} for letter in queues["dead_letters"]]
+    return {**queues, "dead_letters": letters}
+
+
 @falcon.before(admin_only)
 class OverviewApi(_AdminApi):
     """`GET /admin/api/overview`: jobs by state, throughput, median times, queues, workers."""
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        resp.media = self._service.overview()
+        overview = self._service.overview()
+        resp.media = {**overview, "queues": queues_json(overview["queues"])}
 
 
 @falcon.before(admin_only)
@@ -86,7 +93,7 @@ class JobsApi(_AdminApi):
         query = JobFilter.from_request(req)
         rows, total = self._service.jobs(query)
         resp.media = {
-            "items": [row_json(row) for row in rows],
+            "items": [row_json(row, req.root_path) for row in rows],
             "total": total,
             "page": query.page,
             "per_page": query.per_page,
@@ -106,7 +113,10 @@ class JobApi(_AdminApi):
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, job_id: uuid.UUID) -> None:
         row, events = self._service.job(job_id.hex)
-        resp.media = {**row_json(row), "timeline": [event_json(event) for event in events]}
+        resp.media = {
+            **row_json(row, req.root_path),
+            "timeline": [event_json(event) for event in events],
+        }
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, job_id: uuid.UUID) -> None:
         self._service.delete(job_id.hex)
@@ -135,20 +145,26 @@ class WorkersApi(_AdminApi):
 
 @falcon.before(admin_only)
 class QueuesApi(_AdminApi):
-    """`GET /admin/api/queues`: each queue's depth.
+    """`GET /admin/api/queues`: each queue's depth and its first dead letters.
 
-    `POST /admin/api/queues/{queue}/requeue` (or `/purge`) empties its dead letters.
+    `POST /admin/api/queues/{queue}/requeue` (or `/purge`) empties its dead letters;
+    `POST /admin/api/queues/{queue}/dead/{message_id}/requeue` (or `/purge`) takes one.
     """
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        resp.media = self._service.queue_depths()
+        resp.media = queues_json(self._service.queue_depths())
 
     def on_post_action(
-        self, req: falcon.Request, resp: falcon.Response, queue: str, action: str
+        self,
+        req: falcon.Request,
+        resp: falcon.Response,
+        queue: str,
+        action: str,
+        message_id: str | None = None,
     ) -> None:
         if action == "requeue":
-            resp.media = {"requeued": self._service.requeue_dead(queue)}
+            resp.media = {"requeued": self._service.requeue_dead(queue, message_id)}
         elif action == "purge":
-            resp.media = {"purged": self._service.purge_dead(queue)}
+            resp.media = {"purged": self._service.purge_dead(queue, message_id)}
         else:
             raise not_found("action")

@@ -12,11 +12,13 @@ import uuid
 
 import falcon
 
+from core.models import utcnow
 from core.states import JobState
 from web.admin.filters import PAGE_SIZES, SORTS, JobFilter
 from web.admin.service import MEDIAN_SAMPLE, AdminService
 from web.auth import AuthMiddleware, Principal
-from web.errors import not_found
+from web.errors import Problem, not_found
+from web.links import see_other
 from web.ui.viewer import Viewer
 
 _DONE = {
@@ -63,11 +65,13 @@ class AdminViewer:
         """Render an admin page for `principal`, with the notice `?done=` asks for."""
         message = _DONE.get(req.get_param("done") or "")
         notice = message.format(n=req.get_param_as_int("n", default=0)) if message else None
-        self.viewer.page(resp, principal, "admin", template, section=here, notice=notice, **context)
+        self.viewer.page(
+            req, resp, principal, "admin", template, section=here, notice=notice, **context
+        )
 
     def not_admin(self, req, resp, error: NotAdmin, params) -> None:
         """Error handler: the UI's not-found page, status 404."""
-        self.viewer.page(resp, error.principal, "jobs", "missing.html", status=falcon.HTTP_404)
+        self.viewer.page(req, resp, error.principal, "jobs", "missing.html", status=falcon.HTTP_404)
 
 
 class _AdminPage:
@@ -78,11 +82,6 @@ class _AdminPage:
     def __init__(self, service: AdminService, admin: AdminViewer) -> None:
         self._service = service
         self._admin = admin
-
-
-def _see_other(resp: falcon.Response, location: str) -> None:
-    resp.status = falcon.HTTP_303
-    resp.location = location
 
 
 class OverviewPage(_AdminPage):
@@ -98,6 +97,7 @@ class OverviewPage(_AdminPage):
             "admin/overview.html",
             o=self._service.overview(),
             sample=MEDIAN_SAMPLE,
+            now=utcnow(),
         )
 
 
@@ -127,7 +127,7 @@ class JobsPage(_AdminPage):
         self._admin.require(req)
         query = JobFilter.from_request(req)
         retried = self._service.retry_matching(query)
-        _see_other(resp, f"/admin/jobs?{query.query_string(page=1)}&done=bulk&n={retried}")
+        see_other(req, resp, f"/admin/jobs?{query.query_string(page=1)}&done=bulk&n={retried}")
 
 
 class JobPage(_AdminPage):
@@ -151,7 +151,7 @@ class JobPage(_AdminPage):
             raise falcon.HTTPNotFound()
         actions[action](job_id.hex)
         target = "/admin/jobs" if action == "delete" else f"/admin/jobs/{job_id.hex}"
-        _see_other(resp, f"{target}?done={action}")
+        see_other(req, resp, f"{target}?done={action}")
 
 
 class WorkersPage(_AdminPage):
@@ -171,14 +171,25 @@ class WorkersPage(_AdminPage):
 
 
 class QueueActions(_AdminPage):
-    """`POST /admin/queues/{queue}/requeue|purge`: empty a queue's dead letters."""
+    """`POST /admin/queues/{queue}/requeue|purge`: empty a queue's dead letters;
+    `POST /admin/queues/{queue}/dead/{message_id}/requeue|purge`: take out one of them."""
 
-    def on_post(self, req: falcon.Request, resp: falcon.Response, queue: str, action: str) -> None:
+    def on_post(
+        self,
+        req: falcon.Request,
+        resp: falcon.Response,
+        queue: str,
+        action: str,
+        message_id: str | None = None,
+    ) -> None:
         self._admin.require(req)
-        if action == "requeue":
-            count = self._service.requeue_dead(queue)
-        elif action == "purge":
-            count = self._service.purge_dead(queue)
-        else:
+        if action not in ("requeue", "purge"):
             raise falcon.HTTPNotFound()
-        _see_other(resp, f"/admin?done={action}&n={count}")
+        take = self._service.requeue_dead if action == "requeue" else self._service.purge_dead
+        try:
+            count = take(queue, message_id)
+        except Problem:
+            if message_id is None:
+                raise
+            count = 0  # that letter was taken meanwhile (another admin, another tab)
+        see_other(req, resp, f"/admin?done={action}&n={count}")

@@ -76,7 +76,9 @@ class AdminService:
                 .order_by(Job.finished_at.desc())
                 .limit(MEDIAN_SAMPLE)
             ).all()
-            known = workers.list_workers(session, self.settings.worker_gone_seconds)
+            known = workers.list_workers(
+                session, self.settings.worker_gone_seconds, self.settings.worker_prune_seconds
+            )
         return {
             "jobs_by_state": {state.value: by_state.get(state.value, 0) for state in JobState},
             "finished": windows,
@@ -90,13 +92,31 @@ class AdminService:
         }
 
     def queue_depths(self) -> dict:
-        """Return the broker's kind and each queue's ready, delayed and dead message counts."""
+        """Return the broker's kind, each queue's ready, delayed and dead message counts, and
+        the dead letters themselves (the first ones of each queue that has any)."""
         if self.queues is None:
-            return {"broker": None, "items": [], "error": "no broker in this process"}
+            return {
+                "broker": None,
+                "items": [],
+                "dead_letters": [],
+                "error": "no broker in this process",
+            }
         try:
-            return {"broker": self.queues.kind, "items": self.queues.depths(), "error": None}
+            items = self.queues.depths()
+            letters = [
+                {"queue": queue["queue"], **dataclasses.asdict(letter)}
+                for queue in items
+                if queue["dead"]
+                for letter in self.queues.dead_letters(queue["queue"])
+            ]
         except Exception as error:  # a broker outage must not take the overview down
-            return {"broker": self.queues.kind, "items": [], "error": type(error).__name__}
+            return {
+                "broker": self.queues.kind,
+                "items": [],
+                "dead_letters": [],
+                "error": type(error).__name__,
+            }
+        return {"broker": self.queues.kind, "items": items, "dead_letters": letters, "error": None}
 
     def jobs(self, query: JobFilter) -> tuple[list[JobRow], int]:
         """Return one page of every user's jobs that match `query`, and how many match."""
@@ -122,7 +142,9 @@ class AdminService:
     def workers(self) -> list[dict]:
         """Return every worker process known, live ones first."""
         with session_scope(self._sessions) as session:
-            return workers.list_workers(session, self.settings.worker_gone_seconds)
+            return workers.list_workers(
+                session, self.settings.worker_gone_seconds, self.settings.worker_prune_seconds
+            )
 
     # -- actions -------------------------------------------------------------------------------
 
@@ -161,9 +183,12 @@ class AdminService:
             session.execute(delete(JobEvent).where(JobEvent.job_id == job_id))
             session.delete(job)
 
-    def requeue_dead(self, queue: str) -> int:
-        """Take the queue's dead letters and run their jobs again; return how many letters."""
-        letters = self.queues.take_dead(self._queue(queue))
+    def requeue_dead(self, queue: str, message_id: str | None = None) -> int:
+        """Take the queue's dead letter `message_id` (every one when None) and run its job
+        again; return how many letters were taken (404 when the one asked for is not there)."""
+        letters = self.queues.take_dead(self._queue(queue), message_id)
+        if message_id is not None and not letters:
+            raise not_found("dead letter")
         for letter in letters:
             if letter.job_id is None:
                 continue
@@ -173,9 +198,13 @@ class AdminService:
                 continue
         return len(letters)
 
-    def purge_dead(self, queue: str) -> int:
-        """Drop the queue's dead letters; return how many there were."""
-        return self.queues.purge_dead(self._queue(queue))
+    def purge_dead(self, queue: str, message_id: str | None = None) -> int:
+        """Drop the queue's dead letter `message_id` (every one when None); return how many
+        (404 when the one asked for is not there)."""
+        count = self.queues.purge_dead(self._queue(queue), message_id)
+        if message_id is not None and not count:
+            raise not_found("dead letter")
+        return count
 
     def _queue(self, name: str) -> str:
         if self.queues is None or name not in self.queues.queue_names():

@@ -10,6 +10,7 @@ from core import access_tokens
 from core.db import session_scope
 from core.models import PersonalAccessToken, User, utcnow
 from web.errors import Problem, not_found
+from web.links import link
 
 MAX_EXPIRY_DAYS = 3650
 
@@ -57,7 +58,7 @@ class AccountTokensResource:
                 raise Problem(falcon.HTTP_422, str(error)) from None
             body = {**token_json(token), "token": plaintext}
         resp.status = falcon.HTTP_201
-        resp.location = f"/account/tokens/{token.id}"
+        resp.location = link(req, f"/account/tokens/{token.id}")
         resp.cache_control = ["no-store"]
         resp.media = body
 

@@ -101,12 +101,15 @@ def _visible(principal: Principal, job):
     return job
 
 
-def job_json(job) -> dict:
-    """Return the public representation of a job: a `Job`, or a row of `JOB_COLUMNS`."""
-    links = {"self": f"/jobs/{job.id}"}
+def job_json(job, root: str) -> dict:
+    """Return the public representation of a job (a `Job`, or a row of `JOB_COLUMNS`).
+
+    Its links start with `root`, the root path the app is served under.
+    """
+    links = {"self": f"{root}/jobs/{job.id}"}
     if job.mp3_blob_id and job.stored_at is not None:
-        links["mp3"] = f"/jobs/{job.id}/mp3"
-        links["download"] = f"/download?fid={job.id}"
+        links["mp3"] = f"{root}/jobs/{job.id}/mp3"
+        links["download"] = f"{root}/download?fid={job.id}"
     return {
         "id": job.id,
         "state": job.state,
@@ -155,14 +158,16 @@ class JobsResource:
             rows = connection.execute(page, params).all()
             # Each row carries the total; only a page past the end needs to count on its own.
             total = rows[0].total if rows else connection.execute(count, params).scalar()
-        items = [job_json(row) for row in rows]
+        items = [job_json(row, req.root_path) for row in rows]
         next_offset = offset + limit
         resp.media = {
             "items": items,
             "total": total,
             "limit": limit,
             "offset": offset,
-            "next": f"/jobs?limit={limit}&offset={next_offset}" if next_offset < total else None,
+            "next": f"{req.root_path}/jobs?limit={limit}&offset={next_offset}"
+            if next_offset < total
+            else None,
         }
 
 
@@ -176,14 +181,14 @@ class JobResource:
     def on_get(self, req: falcon.Request, resp: falcon.Response, job_id: uuid.UUID) -> None:
         with reading(self._sessions) as connection:
             row = visible_job_row(connection, req.context.principal, job_id)
-        resp.media = job_json(row)
+        resp.media = job_json(row, req.root_path)
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, job_id: uuid.UUID) -> None:
         with session_scope(self._sessions) as session:
             job = visible_job(session, req.context.principal, job_id)
             # A running worker sees the cancellation within a second and kills its ffmpeg.
             jobs.cancel_job(session, self._store, job)
-            resp.media = job_json(job)
+            resp.media = job_json(job, req.root_path)
 
 
 class JobRetryResource:
@@ -203,7 +208,7 @@ class JobRetryResource:
         # After the commit, as for an upload: a worker must find the row changed.
         hand_over(self._sessions, self._enqueue, job.id, step)
         resp.status = falcon.HTTP_202
-        resp.media = job_json(job)
+        resp.media = job_json(job, req.root_path)
 
 
 class JobNotifyResource:
@@ -223,7 +228,7 @@ class JobNotifyResource:
             except outbox.EmailNotApplicable as error:
                 raise Problem(falcon.HTTP_409, str(error)) from None
         resp.status = falcon.HTTP_202
-        resp.media = job_json(job)
+        resp.media = job_json(job, req.root_path)
 
 
 def hand_over(sessions, enqueue: Callable[..., None], job_id: str, step: Step) -> None:

@@ -18,6 +18,7 @@ from core.settings import Settings
 from core.tokens import InvalidToken, TokenService
 from web.browser import BrowserSession, local_path
 from web.errors import Problem, service_unavailable
+from web.links import cookie_path, see_other
 
 COOKIE = "vid2mp3_oidc"
 COOKIE_PATH = "/auth/oidc"
@@ -50,7 +51,7 @@ class OidcLoginResource:
             COOKIE,
             cookie,
             max_age=LOGIN_TTL_SECONDS,
-            path=COOKIE_PATH,
+            path=cookie_path(req, COOKIE_PATH),
             secure=self._secure,
             http_only=True,
             same_site="Lax",  # the provider sends the browser back with a top-level GET
@@ -91,12 +92,11 @@ class OidcCallbackResource:
             raise service_unavailable(str(error)) from None
         except sso.SsoError as error:
             raise Problem(falcon.HTTP_403, str(error)) from None
-        resp.unset_cookie(COOKIE, path=COOKIE_PATH)
+        resp.unset_cookie(COOKIE, path=cookie_path(req, COOKIE_PATH))
         resp.cache_control = ["no-store"]
         if "next" in kept:
-            self._browser.start(resp, user_id, email)
-            resp.status = falcon.HTTP_303
-            resp.location = kept["next"]
+            self._browser.start(req, resp, user_id, email)
+            see_other(req, resp, kept["next"])
             return
         token, claims = self._tokens.issue(str(user_id), claims={"email": email})
         resp.media = {

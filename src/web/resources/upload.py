@@ -31,6 +31,7 @@ from core.settings import Settings
 from core.states import JobState, Step
 from core.storage import BlobStore, BlobTooLarge
 from web.errors import Problem
+from web.links import link
 from web.resources.jobs import hand_over, job_json
 from web.sniff import SNIFF_BYTES, sniff_container
 
@@ -103,8 +104,8 @@ class UploadResource:
         else:
             hand_over(self._sessions, self._enqueue, job_id, Step.CONVERT)
         resp.status = falcon.HTTP_202
-        resp.location = f"/jobs/{job_id}"
-        resp.media = job_json(job)
+        resp.location = link(req, f"/jobs/{job_id}")
+        resp.media = job_json(job, req.root_path)
 
     def _used_bytes(self, user_id: int) -> int:
         with session_scope(self._sessions) as session:

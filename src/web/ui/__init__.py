@@ -4,6 +4,13 @@ Screens: sign-in (`/sign-in`), jobs (`/`), convert (`/convert`, upload with prog
 (`/job/{id}`), account (`/account`) and, for admins, users (`/users`). The pages call the same
 JSON API as any client, authenticated by the browser's session cookie plus a CSRF token
 (`web.browser`). Everything they load (styles, scripts, icons) is served from this package.
+
+Path prefix: the app may run under a proxy's prefix (`web.proxy`), so no page or script writes
+an absolute path as it is. Templates write `{{ root }}/path` (`root` is `req.root_path`, given
+to every page by `Renderer.page`) and `{{ asset('name') }}` for static files; Python builds
+redirects and links with `web.links`. Scripts read the root path from the page's
+`<meta name="root-path">` through `url(path)` in static/api.js (`here()` gives the current
+page's app-relative path), and follow the `links` the JSON API gives, which already carry it.
 """
 
 from __future__ import annotations

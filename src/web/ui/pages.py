@@ -23,7 +23,7 @@ class JobsPage:
         self._viewer = viewer
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        self._viewer.page(resp, self._viewer.require(req), "jobs", "jobs.html")
+        self._viewer.page(req, resp, self._viewer.require(req), "jobs", "jobs.html")
 
 
 class ConvertPage:
@@ -37,7 +37,9 @@ class ConvertPage:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         principal = self._viewer.require(req)
-        self._viewer.page(resp, principal, "convert", "convert.html", max_upload=self._max_upload)
+        self._viewer.page(
+            req, resp, principal, "convert", "convert.html", max_upload=self._max_upload
+        )
 
 
 class JobPage:
@@ -59,6 +61,6 @@ class JobPage:
             else:
                 session.expunge(job)
         if job is None:
-            self._viewer.page(resp, principal, "jobs", "missing.html", status=falcon.HTTP_404)
+            self._viewer.page(req, resp, principal, "jobs", "missing.html", status=falcon.HTTP_404)
         else:
-            self._viewer.page(resp, principal, "jobs", "job.html", job=job)
+            self._viewer.page(req, resp, principal, "jobs", "job.html", job=job)

@@ -15,6 +15,7 @@ from core.models import User
 from core.settings import Settings
 from web.auth import Principal
 from web.browser import form_fields
+from web.links import see_other
 from web.ui.viewer import Viewer
 
 _ACCOUNT_DONE = {"password": "Your password was changed."}
@@ -36,11 +37,6 @@ def _sentence(error: Exception) -> str:
     return f"{text[:1].upper()}{text[1:]}."
 
 
-def _see_other(resp: falcon.Response, location: str) -> None:
-    resp.status = falcon.HTTP_303
-    resp.location = location
-
-
 class AccountPage:
     """`GET /account`: who you are; `POST /account/password`: change your password."""
 
@@ -52,14 +48,16 @@ class AccountPage:
         self._viewer = viewer
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        self._show(resp, self._viewer.require(req), notice=_done(req, _ACCOUNT_DONE))
+        self._show(req, resp, self._viewer.require(req), notice=_done(req, _ACCOUNT_DONE))
 
     def on_post_password(self, req: falcon.Request, resp: falcon.Response) -> None:
         principal = self._viewer.require(req)
         fields = form_fields(req)
         new = fields.get("new_password", "")
         if new != fields.get("confirm_password", ""):
-            self._show(resp, principal, error="The new passwords differ.", status=falcon.HTTP_422)
+            self._show(
+                req, resp, principal, error="The new passwords differ.", status=falcon.HTTP_422
+            )
             return
         error = None
         with session_scope(self._sessions) as session:
@@ -81,12 +79,15 @@ class AccountPage:
             except accounts.AccountError as failure:
                 error = _sentence(failure)
         if error is not None:
-            self._show(resp, principal, error=error, status=falcon.HTTP_422)
+            self._show(req, resp, principal, error=error, status=falcon.HTTP_422)
             return
-        _see_other(resp, "/account?done=password")
+        see_other(req, resp, "/account?done=password")
 
-    def _show(self, resp, principal: Principal, *, notice=None, error=None, status=None) -> None:
+    def _show(
+        self, req, resp, principal: Principal, *, notice=None, error=None, status=None
+    ) -> None:
         self._viewer.page(
+            req,
             resp,
             principal,
             "account",
@@ -109,7 +110,7 @@ class UsersPage:
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         principal = self._admin(req, resp)
         if principal is not None:
-            self.show(resp, principal, notice=_done(req, _USERS_DONE))
+            self.show(req, resp, principal, notice=_done(req, _USERS_DONE))
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         principal = self._admin(req, resp)
@@ -126,9 +127,11 @@ class UsersPage:
                 )
                 email = user.email
         except accounts.AccountError as error:
-            self.show(resp, principal, error=_sentence(error), form=fields, status=falcon.HTTP_422)
+            self.show(
+                req, resp, principal, error=_sentence(error), form=fields, status=falcon.HTTP_422
+            )
             return
-        _see_other(resp, f"/users?done=created&who={falcon.uri.encode_value(email)}")
+        see_other(req, resp, f"/users?done=created&who={falcon.uri.encode_value(email)}")
 
     def on_post_action(
         self, req: falcon.Request, resp: falcon.Response, user_id: int, action: str
@@ -152,25 +155,28 @@ class UsersPage:
                 else:
                     accounts.set_password(session, email, fields.get("password", ""))
         except accounts.AccountError as error:
-            self.show(resp, principal, error=f"{email}: {error}.", status=falcon.HTTP_422)
+            self.show(req, resp, principal, error=f"{email}: {error}.", status=falcon.HTTP_422)
             return
         done = {"disable": "disabled", "enable": "enabled", "password": "password"}[action]
-        _see_other(resp, f"/users?done={done}&who={falcon.uri.encode_value(email)}")
+        see_other(req, resp, f"/users?done={done}&who={falcon.uri.encode_value(email)}")
 
     def _admin(self, req: falcon.Request, resp: falcon.Response) -> Principal | None:
         """Return the admin looking at the page; others get the not-found page (and None)."""
         principal = self._viewer.require(req)
         if principal.is_admin:
             return principal
-        self._viewer.page(resp, principal, "users", "missing.html", status=falcon.HTTP_404)
+        self._viewer.page(req, resp, principal, "users", "missing.html", status=falcon.HTTP_404)
         return None
 
-    def show(self, resp, principal: Principal, *, notice=None, error=None, form=None, status=None):
+    def show(
+        self, req, resp, principal: Principal, *, notice=None, error=None, form=None, status=None
+    ):
         """Render the users page with an optional notice, error and the create form's values."""
         with session_scope(self._sessions) as session:
             users = accounts.list_users(session)
             session.expunge_all()
         self._viewer.page(
+            req,
             resp,
             principal,
             "users",

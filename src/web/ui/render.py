@@ -48,20 +48,38 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self._env.globals["asset"] = assets.url
+        self._env.globals["asset"] = _asset_url(assets)
         self._env.filters.update(
             size=human_size, clock=clock, when=when, span=span, container=container
         )
 
     def page(
-        self, resp: falcon.Response, template: str, *, status: str = falcon.HTTP_200, **context
+        self,
+        req: falcon.Request,
+        resp: falcon.Response,
+        template: str,
+        *,
+        status: str = falcon.HTTP_200,
+        **context,
     ) -> None:
-        """Render `template` into `resp` with the page headers."""
+        """Render `template` into `resp` with the page headers.
+
+        Templates get `root`, the app's root path, and write every link as `{{ root }}/path`
+        (`asset('name')` for static files), so pages work under a proxy's path prefix.
+        """
         resp.status = status
         resp.content_type = falcon.MEDIA_HTML
-        resp.text = self._env.get_template(template).render(**context)
+        resp.text = self._env.get_template(template).render(root=req.root_path, **context)
         for name, value in PAGE_HEADERS.items():
             resp.set_header(name, value)
+
+
+def _asset_url(assets: Assets):
+    @jinja2.pass_context
+    def asset(context: jinja2.runtime.Context, name: str) -> str:
+        return context["root"] + assets.url(name)
+
+    return asset
 
 
 def human_size(size: int | None) -> str:

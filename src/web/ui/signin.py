@@ -13,6 +13,7 @@ from core.settings import Settings
 from web.auth import AuthMiddleware
 from web.browser import BrowserSession, form_fields, local_path
 from web.errors import Problem
+from web.links import see_other
 from web.ui.render import Renderer
 
 
@@ -38,7 +39,7 @@ class SignInPage:
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         next_page = local_path(req.get_param("next"))
         if self._signed_in(req):
-            _see_other(resp, next_page)
+            see_other(req, resp, next_page)
             return
         self._form(req, resp, email="", error=None, next_page=next_page)
 
@@ -89,11 +90,12 @@ class SignInPage:
                 status=falcon.HTTP_401,
             )
             return
-        self._browser.start(resp, *identity)
-        _see_other(resp, next_page)
+        self._browser.start(req, resp, *identity)
+        see_other(req, resp, next_page)
 
     def _form(self, req, resp, *, email, error, next_page, status=falcon.HTTP_200) -> None:
         self._renderer.page(
+            req,
             resp,
             "sign_in.html",
             status=status,
@@ -119,13 +121,5 @@ class SignOutResource:
         expires = dt.datetime.fromtimestamp(claims["exp"], dt.UTC)
         with session_scope(self._sessions) as session:
             revocations.revoke(session, claims["jti"], expires)
-        self._browser.end(resp)
-        _see_other(resp, "/sign-in")
-
-
-def _see_other(resp: falcon.Response, location: str) -> None:
-    # Set on the response rather than raised, so the cookies set above go with it.
-    resp.status = falcon.HTTP_303
-    resp.location = location
-    resp.content_type = falcon.MEDIA_TEXT
-    resp.text = f"See {location}"
+        self._browser.end(req, resp)
+        see_other(req, resp, "/sign-in")

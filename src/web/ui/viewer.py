@@ -9,6 +9,7 @@ import falcon
 from web.auth import AuthMiddleware, Principal
 from web.browser import SAFE_METHODS, BrowserSession
 from web.errors import Problem
+from web.links import current_path, link
 from web.ui.render import Renderer
 
 
@@ -34,11 +35,12 @@ class Viewer:
             except Problem as error:
                 if error.status_code != 401:
                     raise
-        target = req.relative_uri if req.method == "GET" else "/"
-        raise falcon.HTTPSeeOther(f"/sign-in?next={quote(target, safe='/')}")
+        target = current_path(req) if req.method == "GET" else "/"
+        raise falcon.HTTPSeeOther(link(req, f"/sign-in?next={quote(target, safe='/')}"))
 
     def page(
         self,
+        req: falcon.Request,
         resp: falcon.Response,
         principal: Principal,
         here: str,
@@ -49,6 +51,7 @@ class Viewer:
     ) -> None:
         """Render a signed-in page: its own context plus who is looking and their CSRF token."""
         self._renderer.page(
+            req,
             resp,
             template,
             status=status,

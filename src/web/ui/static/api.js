@@ -3,6 +3,19 @@
 import { size } from "./format.js";
 
 const csrf = document.querySelector('meta[name="csrf-token"]')?.content ?? "";
+// The app's root path behind a proxy's path prefix ("" at the root), from the page's <meta>.
+const root = document.querySelector('meta[name="root-path"]')?.content ?? "";
+
+// Return the URL of one of the app's own paths (`/jobs/…`): every fetch, link and redirect
+// the scripts make goes through here, so they work under a path prefix.
+export function url(path) {
+  return root + path;
+}
+
+// Return this page's path and query without the root path: where to come back to after signing in.
+export function here() {
+  return location.pathname.slice(root.length) + location.search;
+}
 
 export class ApiError extends Error {
   constructor(status, body) {
@@ -18,7 +31,7 @@ export async function api(method, path, body) {
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let response;
   try {
-    response = await fetch(path, {
+    response = await fetch(url(path), {
       method,
       credentials: "same-origin",
       headers,
@@ -41,7 +54,7 @@ export function upload(file, fields, onProgress) {
     const form = new FormData();
     for (const [name, value] of fields) form.append(name, value);
     form.append("file", file, file.name);
-    xhr.open("POST", "/upload");
+    xhr.open("POST", url("/upload"));
     xhr.setRequestHeader("Accept", "application/json");
     xhr.setRequestHeader("X-CSRF-Token", csrf);
     xhr.responseType = "json";

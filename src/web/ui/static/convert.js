@@ -2,7 +2,7 @@
 // shows bytes sent, speed and time left, can be cancelled, then follows its job to the MP3.
 // Of an MP4 or MOV with AAC sound only the audio is sent when that is smaller (audio_only.js).
 import { act } from "./actions.js";
-import { ApiError, api, explain, upload } from "./api.js";
+import { ApiError, api, explain, upload, url } from "./api.js";
 import { smallerAudio } from "./audio_only.js";
 import { button, field, link } from "./dom.js";
 import { LABELS, clock, isRunning, remaining, size } from "./format.js";
@@ -62,11 +62,11 @@ function showJob(row, job) {
     field(row, "facts").textContent = parts.join(" · ");
     const download = link("Download MP3", job.links.mp3, `Download MP3 of ${job.filename}`, "button primary");
     download.download = "";
-    field(row, "actions").replaceChildren(download, link("Details", `/job/${job.id}`, `Details of ${job.filename}`));
+    field(row, "actions").replaceChildren(download, link("Details", url(`/job/${job.id}`), `Details of ${job.filename}`));
   } else if (job.state === "failed" || job.state === "cancelled") {
     field(row, "facts").textContent = "";
     field(row, "error").textContent = job.reason ?? "";
-    field(row, "actions").replaceChildren(link("Details", `/job/${job.id}`, `Details of ${job.filename}`));
+    field(row, "actions").replaceChildren(link("Details", url(`/job/${job.id}`), `Details of ${job.filename}`));
   } else {
     field(row, "facts").textContent = `${LABELS[job.state]}… ${Math.round(job.progress)} %`;
   }
@@ -82,7 +82,7 @@ async function follow(row, job) {
       field(row, "error").textContent = explain(error);
     }
   });
-  field(row, "actions").replaceChildren(cancel, link("Details", `/job/${job.id}`, `Details of ${job.filename}`));
+  field(row, "actions").replaceChildren(cancel, link("Details", url(`/job/${job.id}`), `Details of ${job.filename}`));
   for (let delay = FIRST_FOLLOW_MS; isRunning(job.state); delay = Math.min(delay * 1.5, FOLLOW_MS)) {
     await new Promise((resolve) => setTimeout(resolve, delay));
     try {

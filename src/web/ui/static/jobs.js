@@ -1,6 +1,6 @@
 // The jobs page: the user's jobs from GET /jobs, newest first, kept live by polling.
 import { act } from "./actions.js";
-import { ApiError, api, explain } from "./api.js";
+import { ApiError, api, explain, here, url } from "./api.js";
 import { button, field, link, setText } from "./dom.js";
 import { LABELS, clock, isRunning, size, time } from "./format.js";
 
@@ -74,7 +74,7 @@ function actionsFor(job, row) {
 
 function update(row, job) {
   const link = field(row, "name");
-  link.href = `/job/${job.id}`;
+  link.href = url(`/job/${job.id}`);
   setText(link, job.filename);
   const badge = field(row, "state");
   setText(badge, LABELS[job.state] ?? job.state);
@@ -143,7 +143,7 @@ async function refresh() {
   } catch (error) {
     if (!(error instanceof ApiError)) throw error;
     if (error.status === 401) {
-      location.assign(`/sign-in?next=${encodeURIComponent(location.pathname + location.search)}`);
+      location.assign(url(`/sign-in?next=${encodeURIComponent(here())}`));
       return;
     }
     setText(status, explain(error));
@@ -152,9 +152,9 @@ async function refresh() {
 }
 
 function goTo(target) {
-  const url = new URL(location.href);
-  url.searchParams.set("page", String(target));
-  location.assign(url);
+  const address = new URL(location.href);
+  address.searchParams.set("page", String(target));
+  location.assign(address);
 }
 
 document.getElementById("newer").addEventListener("click", () => goTo(page - 1));
