@@ -14,10 +14,12 @@ from collections.abc import Callable
 import falcon
 from sqlalchemy import func, select
 
-from core import jobs, outbox
+from core import fairqueue, jobs, outbox
 from core.db import session_scope
+from core.estimates import NO_ESTIMATE, QueueSnapshot
 from core.models import Job
-from core.states import InvalidTransition, Step
+from core.settings import Settings
+from core.states import InvalidTransition, JobState, Step
 from core.storage import BlobStore
 from web.auth import Principal
 from web.errors import Problem, not_found
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 MAX_PAGE = 100
 # Past any real count of jobs, and small enough for every database's OFFSET.
 MAX_OFFSET = 2**31 - 1
+WAITING_OR_RUNNING = (JobState.QUEUED.value, JobState.CONVERTING.value)
 
 
 def visible_job(session, principal: Principal, job_id: uuid.UUID) -> Job:
@@ -40,8 +43,8 @@ def visible_job(session, principal: Principal, job_id: uuid.UUID) -> Job:
     return job
 
 
-def job_json(job: Job) -> dict:
-    """Return the public representation of a job."""
+def job_json(job: Job, queue: QueueSnapshot | None = None) -> dict:
+    """Return the public representation of a job; with `queue`, its place and estimates."""
     links = {"self": f"/jobs/{job.id}"}
     if job.mp3_blob_id and job.stored_at is not None:
         links["mp3"] = f"/jobs/{job.id}/mp3"
@@ -67,8 +70,25 @@ def job_json(job: Job) -> dict:
         "finished_at": iso(job.finished_at),
         "notified_at": iso(job.notified_at),
         "email": outbox.email_state(job),
+        **_estimate(job, queue),
         "links": links,
     }
+
+
+def _estimate(job: Job, queue: QueueSnapshot | None) -> dict:
+    estimate = queue.estimate(job) if queue is not None else NO_ESTIMATE
+    return {
+        "queue_position": estimate["queue_position"],
+        "estimated_start_at": iso(estimate["estimated_start_at"]),
+        "estimated_finish_at": iso(estimate["estimated_finish_at"]),
+    }
+
+
+def queue_snapshot(session, settings: Settings, jobs: list[Job]) -> QueueSnapshot | None:
+    """Read the queue once for a page of jobs, only when one of them still waits or runs."""
+    if any(job.state in WAITING_OR_RUNNING for job in jobs):
+        return QueueSnapshot.load(session, settings)
+    return None
 
 
 def iso(value: dt.datetime | None) -> str | None:
@@ -79,7 +99,8 @@ def iso(value: dt.datetime | None) -> str | None:
 class JobsResource:
     """`GET /jobs`: the caller's jobs, newest first, `limit`/`offset` paginated."""
 
-    def __init__(self, sessions) -> None:
+    def __init__(self, settings: Settings, sessions) -> None:
+        self._settings = settings
         self._sessions = sessions
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -96,7 +117,8 @@ class JobsResource:
             jobs = session.scalars(
                 query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit).offset(offset)
             ).all()
-            items = [job_json(job) for job in jobs]
+            queue = queue_snapshot(session, self._settings, jobs)
+            items = [job_json(job, queue) for job in jobs]
         next_offset = offset + limit
         resp.media = {
             "items": items,
@@ -110,13 +132,15 @@ class JobsResource:
 class JobResource:
     """`GET /jobs/{id}`: one job's state and facts; `DELETE`: cancel it and remove its files."""
 
-    def __init__(self, sessions, store: BlobStore) -> None:
+    def __init__(self, settings: Settings, sessions, store: BlobStore) -> None:
+        self._settings = settings
         self._sessions = sessions
         self._store = store
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, job_id: uuid.UUID) -> None:
         with session_scope(self._sessions) as session:
-            resp.media = job_json(visible_job(session, req.context.principal, job_id))
+            job = visible_job(session, req.context.principal, job_id)
+            resp.media = job_json(job, queue_snapshot(session, self._settings, [job]))
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, job_id: uuid.UUID) -> None:
         with session_scope(self._sessions) as session:
@@ -168,10 +192,14 @@ class JobNotifyResource:
 
 def hand_over(sessions, enqueue: Callable[..., None], job_id: str, step: Step) -> None:
     """Publish a committed job's message and mark it sent; if the broker is away (or too slow),
-    leave it to the worker's dispatcher, which sends it as soon as the broker is back.
+    leave it to the worker's dispatcher, which sends it as soon as the broker is back. A job
+    held for its user's turn (fair sharing) is sent by a worker when a place is free.
     """
     try:
         enqueue(job_id, step)
+    except fairqueue.Held:
+        log.info("job %s: waits for its turn; a worker sends its message", job_id)
+        return
     except Exception as error:
         log.warning(
             "job %s: the broker did not take the message now (%s); the dispatcher sends it",
