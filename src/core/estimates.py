@@ -7,12 +7,12 @@ round trips). A waiting job's media length is not probed yet, so it is read from
 size at the recent seconds per byte.
 
 The order comes from `core.fairqueue`: released jobs start in the order they were sent; a held
-job that is its user's k-th waiting one follows every released job, its user's k earlier ones,
-and up to k of each other user's (their turns come round as often as its user's). The jobs
-ahead then fill the conversion slots (the live workers' threads, `core.workers`) one after the
-other, starting when each running job's remaining part is done.
+job that is its user's k-th waiting one (from 0) follows every released job, its user's k
+earlier ones, and up to k of each other user's, k + 1 of those whose turn comes before its
+user's. The jobs ahead then fill the conversion slots (the live workers' threads) one after
+the other, starting when each running job's remaining part is done.
 
-`QueueSnapshot.load` reads all of it with three queries, once for a page of jobs.
+`QueueSnapshot.load` reads all of it with a few grouped queries, once for a page of jobs.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from collections import defaultdict
 from sqlalchemy import select
 from sqlalchemy.orm import Session, load_only
 
-from core import workers
+from core import fairqueue
 from core.models import Job, utcnow
 from core.settings import Settings
 from core.states import JobState
@@ -111,6 +111,7 @@ class QueueSnapshot:
     running: list[Job]
     released: list[Job]  # in the order their messages were sent
     held: dict[int, list[Job]]  # per user, oldest first
+    turns: dict[int, int]  # per user with held jobs, the place of their turn (0: next)
 
     @classmethod
     def load(cls, session: Session, settings: Settings) -> QueueSnapshot:
@@ -131,10 +132,10 @@ class QueueSnapshot:
             else:
                 released.append(job)
         released.sort(key=lambda job: (job.enqueued_at, job.id))
-        slots = workers.conversion_slots(
-            session, settings.video_queue, settings.worker_gone_seconds
-        )
-        return cls(utcnow(), slots, measure_speed(session), running, released, dict(held))
+        turns = {user: place for place, user in enumerate(fairqueue.rotation(session))}
+        slots = fairqueue.slots(session, settings)
+        speed = measure_speed(session)
+        return cls(utcnow(), slots, speed, running, released, dict(held), turns)
 
     def estimate(self, job: Job) -> dict:
         """Return the job's queue position (0: next) and estimated start and finish (UTC)."""
@@ -161,9 +162,10 @@ class QueueSnapshot:
         own = self.held.get(job.user_id, [])
         rank = next((i for i, other in enumerate(own) if other.id == job.id), len(own))
         ahead = list(self.released) + own[:rank]
+        turn = self.turns.get(job.user_id, len(self.turns))
         for user_id, jobs in self.held.items():
             if user_id != job.user_id:
-                ahead += jobs[:rank]
+                ahead += jobs[: rank + (self.turns.get(user_id, 0) < turn)]
         return ahead
 
     def _start_after(self, ahead: list[Job]) -> float:

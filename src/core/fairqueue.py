@@ -1,23 +1,27 @@
-"""Send the convert messages fairly: per user, only as many at a time as the user's limit.
+"""Send the convert messages fairly: round-robin over the users, only as many as free slots.
 
 An accepted job is committed `queued` with `enqueued_at` NULL: it is *held*. `release` sends
-held jobs' convert messages, each user's oldest first, while the user has fewer than `limit`
-jobs *in flight* (released and not yet converted: `queued` with `enqueued_at` set, or
-`converting`). The limit defaults to the number of conversion slots (the threads of the live
-workers that consume the video queue), so one user can fill every slot when nobody else waits,
-yet a job of another user is released at once and waits behind at most the jobs that hold
-the slots now: one user's 200 queued jobs delay another user's single job by at most one
-conversion per slot.
+held jobs' convert messages while fewer jobs are *in flight* (released and not yet converted:
+`queued` with `enqueued_at` set, or `converting`) than the live workers have conversion slots
+(the threads of the workers that consume the video queue, `core.workers`). It takes the users
+with held jobs in turn, the one served longest ago first (`rotation`), each time their oldest
+held job, optionally at most USER_CONVERT_LIMIT in flight per user. So no message waits in the
+broker or in a worker's prefetch buffer behind another (Dramatiq's worker does not keep the
+order of the messages it prefetched), and a job of a user who has waited for no turn goes out
+at the next free slot: one user's 200 queued jobs delay another user's single job by at most
+the conversions running when it arrived, i.e. one per slot.
 
 Who calls it: the web app when it accepts a job (`hand_over`), the worker when a conversion
-ends (a slot of its user frees up), and each worker's dispatcher every few seconds (jobs held
-while the broker was away or no worker was live). Many callers at once are safe: a job is taken
-with a compare-and-set on `enqueued_at`, and a taker that finds its user over the limit
-afterwards (another process took one at the same moment) gives the job back.
+ends (a slot is free), and each worker's dispatcher every few seconds (jobs held while the
+broker was away or no worker was live). Many callers at once are safe: a job is taken with a
+compare-and-set on `enqueued_at`, and a taker that finds more jobs in flight than slots
+afterwards (another process took one at the same moment) gives its job back.
 """
 
 from __future__ import annotations
 
+import collections
+import datetime as dt
 from collections.abc import Callable
 
 from sqlalchemy import func, select, update
@@ -27,6 +31,9 @@ from core import workers
 from core.models import Job, utcnow
 from core.settings import Settings
 from core.states import JobState, Step
+
+# Sorts before any release: a user never served yet.
+NEVER = dt.datetime.min.replace(tzinfo=dt.UTC)
 
 
 class Held(Exception):
@@ -39,13 +46,32 @@ IN_FLIGHT = ((Job.state == JobState.QUEUED.value) & Job.enqueued_at.is_not(None)
 )
 
 
-def user_limit(session: Session, settings: Settings) -> int:
-    """Return how many jobs of one user may be in flight: the setting, else the live slots."""
-    if settings.user_convert_limit:
-        return settings.user_convert_limit
-    slots = workers.conversion_slots(session, settings.video_queue, settings.worker_gone_seconds)
-    # No live worker yet: one each, so a worker that boots finds every user's first job.
-    return max(1, slots)
+def slots(session: Session, settings: Settings) -> int:
+    """Return how many conversions the live workers run at once."""
+    return workers.conversion_slots(session, settings.video_queue, settings.worker_gone_seconds)
+
+
+def rotation(session: Session) -> list[int]:
+    """Return the users with held jobs in the order of their turns: served longest ago first.
+
+    A user's last service is their latest release; between users never served, the one whose
+    oldest held job is older goes first.
+    """
+    oldest = dict(
+        session.execute(
+            select(Job.user_id, func.min(Job.created_at)).where(HELD).group_by(Job.user_id)
+        ).all()
+    )
+    if not oldest:
+        return []
+    served = dict(
+        session.execute(
+            select(Job.user_id, func.max(Job.enqueued_at))
+            .where(Job.user_id.in_(oldest))
+            .group_by(Job.user_id)
+        ).all()
+    )
+    return sorted(oldest, key=lambda user: (served.get(user) or NEVER, oldest[user], user))
 
 
 def release(
@@ -58,37 +84,39 @@ def release(
     """
     released: list[str] = []
     with sessions() as session:
-        limit = user_limit(session, settings)
-        for user_id, room in _rooms(session, limit):
-            for job_id in _oldest_held(session, user_id, room):
-                if not _take(session, job_id):
-                    continue  # another process released it
-                if _in_flight(session, user_id) > limit:
-                    _give_back(session, job_id)
-                    break
-                try:
-                    send(job_id, Step.CONVERT)
-                except BaseException:
-                    _give_back(session, job_id)
-                    raise
-                released.append(job_id)
+        capacity = slots(session, settings)
+        free = capacity - _in_flight(session)
+        if free <= 0:
+            return released
+        for job_id in _next_turns(session, settings.user_convert_limit, free):
+            if not _take(session, job_id):
+                continue  # another process released it
+            if _in_flight(session) > capacity:
+                _give_back(session, job_id)
+                break
+            try:
+                send(job_id, Step.CONVERT)
+            except BaseException:
+                _give_back(session, job_id)
+                raise
+            released.append(job_id)
     return released
 
 
-def _rooms(session: Session, limit: int) -> list[tuple[int, int]]:
-    """Return (user id, free places) of each user who has held jobs and room for more."""
-    users = session.scalars(select(Job.user_id).where(HELD).distinct()).all()
-    if not users:
-        return []
-    busy = dict(
-        session.execute(
-            select(Job.user_id, func.count())
-            .where(Job.user_id.in_(users), IN_FLIGHT)
-            .group_by(Job.user_id)
-        ).all()
-    )
-    rooms = [(user_id, limit - busy.get(user_id, 0)) for user_id in users]
-    return [(user_id, room) for user_id, room in rooms if room > 0]
+def _next_turns(session: Session, user_limit: int, count: int) -> list[str]:
+    """Return up to `count` held jobs, one per user in turn, each user's oldest first."""
+    turns = collections.deque(rotation(session))
+    busy = _in_flight_per_user(session, list(turns)) if user_limit else {}
+    waiting = {user: _oldest_held(session, user, count) for user in turns}
+    picked: list[str] = []
+    while turns and len(picked) < count:
+        user = turns.popleft()
+        if not waiting[user] or (user_limit and busy.get(user, 0) >= user_limit):
+            continue
+        picked.append(waiting[user].pop(0))
+        busy[user] = busy.get(user, 0) + 1
+        turns.append(user)
+    return picked
 
 
 def _oldest_held(session: Session, user_id: int, count: int) -> list[str]:
@@ -102,9 +130,17 @@ def _oldest_held(session: Session, user_id: int, count: int) -> list[str]:
     )
 
 
-def _in_flight(session: Session, user_id: int) -> int:
-    return session.scalar(
-        select(func.count()).select_from(Job).where(Job.user_id == user_id, IN_FLIGHT)
+def _in_flight(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Job).where(IN_FLIGHT))
+
+
+def _in_flight_per_user(session: Session, users: list[int]) -> dict[int, int]:
+    return dict(
+        session.execute(
+            select(Job.user_id, func.count())
+            .where(Job.user_id.in_(users), IN_FLIGHT)
+            .group_by(Job.user_id)
+        ).all()
     )
 
 

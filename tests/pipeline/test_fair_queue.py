@@ -69,7 +69,7 @@ def test_a_single_job_waits_behind_at_most_one_job_of_a_long_backlog(
     backlog = [_submit(client, alice, media.audio_only) for _ in range(BACKLOG)]
     single = _submit(client, bob, media.audio_only)
 
-    # Before any worker runs: Alice has one job out (no live worker: one each), Bob his one.
+    # Before any worker runs: nothing is released; Alice's turn comes first, then Bob's.
     waiting = client.simulate_get(f"/jobs/{single}", headers=bob).json
     assert waiting["state"] == "queued" and waiting["queue_position"] == 1
     last = client.simulate_get(f"/jobs/{backlog[-1]}", headers=alice).json
@@ -110,6 +110,14 @@ def _users(session, *names: str) -> list[int]:
     return [user.id for user in users]
 
 
+def _worker(session, settings, threads: int) -> None:
+    """Register a live worker that consumes the video queue with `threads` threads."""
+    from core.models import WorkerProcess
+
+    queues = f"{settings.video_queue},{settings.mp3_queue}"
+    session.add(WorkerProcess(id=f"w{threads}", host="h", pid=1, queues=queues, threads=threads))
+
+
 def test_release_sends_each_users_oldest_jobs_up_to_the_limit(own_database):
     from core import fairqueue
 
@@ -117,6 +125,7 @@ def test_release_sends_each_users_oldest_jobs_up_to_the_limit(own_database):
     settings = settings.replace(user_convert_limit=2)
     with session_scope(sessions) as session:
         alice, bob = _users(session, "alice", "bob")
+        _worker(session, settings, threads=4)
         start = utcnow()
         backlog = [
             _job(session, alice, created_at=start + dt.timedelta(seconds=i)).id for i in range(5)
@@ -126,7 +135,7 @@ def test_release_sends_each_users_oldest_jobs_up_to_the_limit(own_database):
 
     released = fairqueue.release(sessions, settings, lambda job_id, step: sent.append(job_id))
 
-    assert sorted(released) == sorted([*backlog[:2], single]) and sent == released
+    assert released == [backlog[0], single, backlog[1]] and sent == released
     assert fairqueue.release(sessions, settings, sent.append) == []
     with session_scope(sessions) as session:
         assert session.get(Job, backlog[0]).enqueued_at is not None
@@ -148,15 +157,12 @@ def test_release_sends_each_users_oldest_jobs_up_to_the_limit(own_database):
 
 def test_estimates_follow_the_fair_order_and_the_measured_speed(own_database):
     from core.estimates import QueueSnapshot
-    from core.models import WorkerProcess
 
     settings, sessions = own_database
     now = utcnow()
     with session_scope(sessions) as session:
         alice, bob, carol = _users(session, "alice", "bob", "carol")
-        session.add(
-            WorkerProcess(id="w1", host="h", pid=1, queues=f"{settings.video_queue},mp3", threads=2)
-        )
+        _worker(session, settings, threads=2)
         # History: a slot is held 1 s + 0.5 s per media second.
         for seconds in (2, 4, 6, 8):
             began = now - dt.timedelta(minutes=10)
@@ -186,8 +192,8 @@ def test_estimates_follow_the_fair_order_and_the_measured_speed(own_database):
         return (estimates[job.id][key] - queue.now).total_seconds()
 
     positions = [estimates[job.id]["queue_position"] for job in [released, *held_a, held_b]]
-    # Bob's first job comes round as early as Alice's first, before her second and third.
-    assert positions == [0, 1, 3, 4, 1]
+    # Alice's turn comes first (her oldest job is older), then Bob's, then Alice's again.
+    assert positions == [0, 1, 3, 4, 2]
     assert seconds(released, "estimated_start_at") == pytest.approx(0)
     assert seconds(held_a[0], "estimated_start_at") == pytest.approx(3)
     assert seconds(held_a[0], "estimated_finish_at") == pytest.approx(3 + 2)
