@@ -56,8 +56,15 @@ def _long_running(settings: Settings) -> dict[str, Any]:
     return {"notify_shutdown": True, "time_limit": limit}
 
 
+def _converting(settings: Settings) -> dict[str, Any]:
+    # A worker runs the messages it has prefetched lowest priority number first: the store
+    # and notify steps (0) of jobs already converted go before a new conversion, so a started
+    # job finishes first and the time it held a slot stays what the estimates measure.
+    return {**_long_running(settings), "priority": 10}
+
+
 CHAIN = (
-    Link(Step.CONVERT, convert.convert, Step.STORE, lambda s: s.video_queue, _long_running),
+    Link(Step.CONVERT, convert.convert, Step.STORE, lambda s: s.video_queue, _converting),
     Link(Step.STORE, store.store, Step.NOTIFY, lambda s: s.video_queue, _long_running),
     Link(
         Step.NOTIFY, notify.notify, None, lambda s: s.mp3_queue, lambda s: {"time_limit": 900_000}

@@ -1,10 +1,10 @@
 """Estimate where a job waits: its place in the queue, and when it starts and finishes.
 
 The speed comes from the jobs table: for the last converted jobs, the time a job held a
-conversion slot (from its start to its MP3 being stored) against its media's length, fitted as
-`fixed + per_second * media seconds` (a short clip still costs a probe, a store and a few
-round trips). A waiting job's media length is not probed yet, so it is read from its video's
-size at the recent seconds per byte.
+conversion slot (from its start to its MP3 being stored) against its media's length, fitted
+(Theil-Sen) as `fixed + per_second * media seconds` (a short clip still costs a probe, a store
+and a few round trips). A waiting job's media length is not probed yet, so it is read from its
+video's size at the recent seconds per byte.
 
 The order comes from `core.fairqueue`: released jobs start in the order they were sent; a held
 job that is its user's k-th waiting one (from 0) follows every released job, its user's k
@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import heapq
+import statistics
 from collections import defaultdict
 
 from sqlalchemy import select
@@ -87,18 +88,22 @@ def measure_speed(session: Session, sample: int = SAMPLE) -> Speed | None:
 
 
 def _fit(points: list[tuple[float, float]]) -> tuple[float, float]:
-    """Least squares of time on media seconds, with both terms kept ≥ 0."""
-    n = len(points)
-    mean_x = sum(x for x, _ in points) / n
-    mean_y = sum(y for _, y in points) / n
-    spread = sum((x - mean_x) ** 2 for x, _ in points)
-    if spread > 0:
-        slope = sum((x - mean_x) * (y - mean_y) for x, y in points) / spread
-        fixed = mean_y - slope * mean_x
-        if slope >= 0 and fixed >= 0:
-            return fixed, slope
-    # One length only, or a fit that makes no sense: time proportional to length.
-    return 0.0, mean_y / mean_x
+    """Fit time = fixed + slope * length (Theil-Sen: medians, so a few outliers do not count).
+
+    The slope is the median of the slopes between pairs of jobs of different lengths, the
+    fixed part the median of what is left; both kept >= 0. With one length only, the time is
+    taken as proportional to the length.
+    """
+    slopes = [
+        (y2 - y1) / (x2 - x1)
+        for i, (x1, y1) in enumerate(points)
+        for x2, y2 in points[i + 1 :]
+        if x2 != x1
+    ]
+    if not slopes:
+        return 0.0, statistics.median(y / x for x, y in points)
+    slope = max(0.0, statistics.median(slopes))
+    return max(0.0, statistics.median(y - slope * x for x, y in points)), slope
 
 
 @dataclasses.dataclass
