@@ -6,8 +6,8 @@ next step's message. A step that fails sends nothing; a crash between the advanc
 leaves the job in the next state without a message, and the sweeper sends it. Messages carry a
 job id and nothing else, so a message delivered twice, a sweeper's extra message and a
 redelivery after a SIGKILL all end with one MP3 blob and one e-mail. With fair sharing, a
-conversion that ends (whatever its outcome) frees a place of its user, so the convert actor
-then releases the held jobs that may go (`core.fairqueue`).
+conversion that ends (whatever its outcome) frees a slot, so the convert actor then releases
+the next held job (`core.fairqueue`).
 
 Errors: `StepFailed` (and permanent conversion errors, which the convert step turns into it)
 fails the job at once with its reason; anything else gives the lease back and raises, so
@@ -93,7 +93,7 @@ def declare(broker: dramatiq.Broker, runtime: Runtime) -> None:
 
 
 def _release_held(rt: Runtime, broker: dramatiq.Broker) -> None:
-    """A conversion ended, so its user has a free place: send held jobs (core.fairqueue)."""
+    """A conversion ended, so a slot is free: send the next held jobs (core.fairqueue)."""
     try:
         fairqueue.release(
             rt.sessions, rt.settings, lambda job_id, step: enqueue_pipeline(job_id, step, broker)

@@ -3,8 +3,9 @@
 Publishing runs on one thread of its own; the caller waits at most `timeout` seconds for it
 and then gets `TimeoutError` (a publish still waiting its turn is cancelled). The job row is
 committed before, so the worker's dispatcher sends what the web could not (see core.outbox).
-With fair sharing, `FairPublisher` sends a new job's convert message only when its user has a
-free place (`core.fairqueue`) and raises `Held` otherwise; a worker sends it later.
+With fair sharing, `FairPublisher` sends a new job's convert message only when a conversion
+slot is free and it is its user's turn (`core.fairqueue`), and raises `Held` otherwise; a
+worker sends it later.
 """
 
 from __future__ import annotations
