@@ -5,7 +5,9 @@ runs the step's work, advances the row with the lease's compare-and-set, and onl
 next step's message. A step that fails sends nothing; a crash between the advance and the send
 leaves the job in the next state without a message, and the sweeper sends it. Messages carry a
 job id and nothing else, so a message delivered twice, a sweeper's extra message and a
-redelivery after a SIGKILL all end with one MP3 blob and one e-mail.
+redelivery after a SIGKILL all end with one MP3 blob and one e-mail. With fair sharing, a
+conversion that ends (whatever its outcome) frees a slot, so the convert actor then releases
+the next held job (`core.fairqueue`).
 
 Errors: `StepFailed` (and permanent conversion errors, which the convert step turns into it)
 fails the job at once with its reason; anything else gives the lease back and raises, so
@@ -27,7 +29,7 @@ from actors.errors import StepFailed, describe_error
 from actors.lease import Lease, LeaseLost, claim
 from actors.runtime import Runtime
 from conversion import Cancelled
-from core import jobs
+from core import fairqueue, jobs
 from core.job_blobs import mp3_blobs, video_blobs
 from core.settings import Settings
 from core.states import Step
@@ -54,8 +56,15 @@ def _long_running(settings: Settings) -> dict[str, Any]:
     return {"notify_shutdown": True, "time_limit": limit}
 
 
+def _converting(settings: Settings) -> dict[str, Any]:
+    # A worker runs the messages it has prefetched lowest priority number first: the store
+    # and notify steps (0) of jobs already converted go before a new conversion, so a started
+    # job finishes first and the time it held a slot stays what the estimates measure.
+    return {**_long_running(settings), "priority": 10}
+
+
 CHAIN = (
-    Link(Step.CONVERT, convert.convert, Step.STORE, lambda s: s.video_queue, _long_running),
+    Link(Step.CONVERT, convert.convert, Step.STORE, lambda s: s.video_queue, _converting),
     Link(Step.STORE, store.store, Step.NOTIFY, lambda s: s.video_queue, _long_running),
     Link(
         Step.NOTIFY, notify.notify, None, lambda s: s.mp3_queue, lambda s: {"time_limit": 900_000}
@@ -68,7 +77,11 @@ def declare(broker: dramatiq.Broker, runtime: Runtime) -> None:
     for link in CHAIN:
 
         def actor(job_id: str, link: Link = link) -> None:
-            run_step(runtime, link, job_id, lambda step: enqueue_pipeline(job_id, step, broker))
+            try:
+                run_step(runtime, link, job_id, lambda step: enqueue_pipeline(job_id, step, broker))
+            finally:
+                if link.step is Step.CONVERT and runtime.settings.fair_queue:
+                    _release_held(runtime, broker)
 
         dramatiq.actor(
             actor,
@@ -76,6 +89,18 @@ def declare(broker: dramatiq.Broker, runtime: Runtime) -> None:
             queue_name=link.queue(runtime.settings),
             broker=broker,
             **link.options(runtime.settings),
+        )
+
+
+def _release_held(rt: Runtime, broker: dramatiq.Broker) -> None:
+    """A conversion ended, so a slot is free: send the next held jobs (core.fairqueue)."""
+    try:
+        fairqueue.release(
+            rt.sessions, rt.settings, lambda job_id, step: enqueue_pipeline(job_id, step, broker)
+        )
+    except Exception as error:
+        log.warning(
+            "could not release held jobs now (%s); the dispatcher will", describe_error(error)
         )
 
 

@@ -3,6 +3,9 @@
 Two debts, both listed by `core.outbox`: jobs whose message never reached the broker (the upload
 or retry that accepted them could not publish), which are sent as soon as the broker takes them
 again; and done jobs whose e-mail is due, which are tried once more (`actors.notify.resend_email`).
+With fair sharing (FAIR_QUEUE), queued jobs are held on purpose and go out through
+`core.fairqueue.release`, each user's in turn; this thread runs it too, so a job held while the
+broker was away or no worker was live goes out within a round.
 Several workers running this at once are safe: claims dedupe messages, and each e-mail is taken
 with a compare-and-set. The sweeper stays the last resort for jobs stuck without progress.
 """
@@ -16,7 +19,7 @@ from collections.abc import Callable
 from actors.errors import SERVICE_AWAY, describe_error
 from actors.notify import resend_email
 from actors.runtime import Runtime
-from core import outbox
+from core import fairqueue, outbox
 from core.states import Step
 
 log = logging.getLogger(__name__)
@@ -53,10 +56,14 @@ class Dispatcher(threading.Thread):
 
     def dispatch(self) -> None:
         """Send the unsent messages, then the due e-mails."""
+        settings = self.runtime.settings
+        if settings.fair_queue:
+            fairqueue.release(self.runtime.sessions, settings, self.enqueue)
         # Unchanged for longer than the upload's own publish may take, so that one goes first.
-        grace = self.runtime.settings.broker_timeout_seconds + 1
+        grace = settings.broker_timeout_seconds + 1
         with self.runtime.sessions() as session:
-            for job_id, step in outbox.unsent_jobs(session, grace):
+            unsent = outbox.unsent_jobs(session, grace, queued=not settings.fair_queue)
+            for job_id, step in unsent:
                 self.enqueue(job_id, step)
                 outbox.mark_enqueued(session, job_id)
                 log.info("job %s: message for %s sent after a broker outage", job_id, step)

@@ -69,6 +69,7 @@ def _resume_unfinished_jobs(runtime: Runtime, broker: dramatiq.Broker) -> None:
 
     Only one process consumes an embedded service's jobs, so a job that is not finished now
     has no message and no worker; waiting STUCK_JOB_SECONDS for the sweeper would be pointless.
+    Jobs still held for their turn (core.fairqueue) had no message: the dispatcher sends them.
     """
     from actors.chain import enqueue_pipeline
     from core.jobs import sweep_stuck_jobs

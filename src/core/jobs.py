@@ -299,6 +299,8 @@ def sweep_stuck_jobs(
 ) -> list[str]:
     """Re-enqueue unfinished jobs whose row has not changed for `stuck_after_seconds`.
 
+    Queued jobs whose message was never sent are left to the dispatcher (`core.fairqueue`).
+
     Safe to run in every worker at once: each job is taken with a compare-and-set on its
     `updated_at`, so only one sweeper re-enqueues it per period, and the actors are idempotent
     anyway. A stale converting job goes back to queued (its worker is gone); a stale storing or
@@ -313,7 +315,12 @@ def sweep_stuck_jobs(
     with sessions() as session:
         rows = session.execute(
             select(Job.id, Job.state, Job.updated_at)
-            .where(Job.state.in_([s.value for s in _ACTIVE]), Job.updated_at < cutoff)
+            .where(
+                Job.state.in_([s.value for s in _ACTIVE]),
+                Job.updated_at < cutoff,
+                # A queued job without a message is held for its turn (core.fairqueue).
+                (Job.state != JobState.QUEUED.value) | Job.enqueued_at.is_not(None),
+            )
             .order_by(Job.updated_at)
             .limit(limit)
         ).all()

@@ -84,6 +84,8 @@ class Job(Base):
         Index("ix_jobs_user_created", "user_id", "created_at"),
         Index("ix_jobs_state_updated", "state", "updated_at"),
         Index("ix_jobs_email_due", "email_due_at"),
+        # The fair queue's turn of each user (core.fairqueue): their last release.
+        Index("ix_jobs_user_enqueued", "user_id", "enqueued_at"),
         # The admin overview counts jobs finished in the last hour and day.
         Index("ix_jobs_finished", "finished_at", "state"),
         # Instant repeats look up a user's finished job by the upload's content.

@@ -45,17 +45,21 @@ def mark_enqueued(session: Session, job_id: str) -> None:
     session.commit()
 
 
-def unsent_jobs(session: Session, older_than_seconds: float, limit: int = 100) -> list[tuple]:
+def unsent_jobs(
+    session: Session, older_than_seconds: float, limit: int = 100, *, queued: bool = True
+) -> list[tuple]:
     """Return (job id, step) of active jobs whose message was never published.
 
     Only jobs unchanged for `older_than_seconds`, so the upload's own publish goes first.
+    `queued=False` leaves out queued jobs (with fair sharing, `core.fairqueue` sends those).
     """
     cutoff = utcnow() - dt.timedelta(seconds=older_than_seconds)
+    states = [state.value for state in STATE_STEP if queued or state is not JobState.QUEUED]
     rows = session.execute(
         select(Job.id, Job.state)
         .where(
             Job.enqueued_at.is_(None),
-            Job.state.in_([state.value for state in STATE_STEP]),
+            Job.state.in_(states),
             Job.updated_at < cutoff,
         )
         .order_by(Job.updated_at)

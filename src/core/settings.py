@@ -71,6 +71,9 @@ class Settings:
     root_path: str = ""
     # Peers whose X-Forwarded-For/-Proto/-Host/-Prefix headers are believed (web.proxy).
     trusted_proxies: tuple[str, ...] = ()
+    # Fair sharing (core.fairqueue): convert messages go out per user, at most this many each.
+    fair_queue: bool = True
+    user_convert_limit: int = 0  # 0: as many as the live workers have conversion slots
     # OpenID Connect single sign-on (core.sso); off while OIDC_ISSUER is empty.
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
@@ -134,6 +137,8 @@ class Settings:
             broker_timeout_seconds=env.float("BROKER_TIMEOUT", 5.0, low=0.5),
             worker_gone_seconds=env.float("WORKER_GONE_SECONDS", 60.0, low=1.0),
             worker_prune_seconds=env.float("WORKER_PRUNE_SECONDS", 86400.0, low=1.0),
+            fair_queue=env.bool("FAIR_QUEUE", True),
+            user_convert_limit=env.int("USER_CONVERT_LIMIT", 0, low=0),
             oidc_issuer=env.url("OIDC_ISSUER", "", ("http", "https")).rstrip("/") or None,
             oidc_client_id=env.str("OIDC_CLIENT_ID", "") or None,
             oidc_client_secret=env.secret("OIDC_CLIENT_SECRET"),

@@ -67,3 +67,14 @@ def list_workers(session: Session, gone_seconds: float, prune_seconds: float) ->
         }
         for row in rows
     ]
+
+
+def conversion_slots(session: Session, queue: str, gone_seconds: float) -> int:
+    """Return how many conversions the live workers consuming `queue` run at once (threads)."""
+    cutoff = utcnow() - dt.timedelta(seconds=gone_seconds)
+    rows = session.execute(
+        select(WorkerProcess.queues, WorkerProcess.threads).where(
+            WorkerProcess.last_seen_at >= cutoff
+        )
+    ).all()
+    return sum(threads for queues, threads in rows if queue in (queues or "").split(","))

@@ -21,16 +21,19 @@ def build_web_app(settings: Settings, broker=None):
     services = build_services(settings)
     atexit.register(services.close)
     from actors.broker import setup_broker
-    from actors.publisher import BoundedPublisher
+    from actors.publisher import BoundedPublisher, FairPublisher
     from actors.queues import QueueAdmin
 
     broker = broker or setup_broker(settings)
+    enqueue = BoundedPublisher(broker, settings.broker_timeout_seconds)
+    if settings.fair_queue:
+        enqueue = FairPublisher(settings, services.sessions, enqueue)
     app = create_app(
         settings,
         services.sessions,
         services.store,
         services.tokens,
-        enqueue=BoundedPublisher(broker, settings.broker_timeout_seconds),
+        enqueue=enqueue,
         broker_check=lambda: check_broker(broker),
         schema_revision=head_revision(),
         queues=QueueAdmin(broker),

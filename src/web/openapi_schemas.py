@@ -149,6 +149,23 @@ SCHEMAS = {
                     "description": "Where the owner's e-mail is; null while the job runs.",
                 }
             ),
+            "queue_position": nullable(
+                {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "Jobs that start before this queued one (0: next); "
+                    "null once it runs. Only in GET /jobs and GET /jobs/{id}.",
+                }
+            ),
+            "estimated_start_at": {
+                **TIMESTAMP,
+                "description": "When a queued job should start, from the recent conversion "
+                "speed and the work ahead of it; null without a measured speed or a live worker.",
+            },
+            "estimated_finish_at": {
+                **TIMESTAMP,
+                "description": "When a queued or converting job's MP3 should be ready.",
+            },
             "links": {
                 "type": "object",
                 "required": ["self"],

@@ -24,6 +24,7 @@ from core.states import InvalidTransition, JobState
 from core.storage import BlobStore
 from web.admin.filters import JobFilter
 from web.errors import Problem, not_found
+from web.resources.jobs import hand_over
 
 _WINDOWS = {"hour": dt.timedelta(hours=1), "day": dt.timedelta(days=1)}
 # How many of the last day's most recently finished jobs the median times are taken over.
@@ -156,7 +157,7 @@ class AdminService:
                 step = jobs.retry_job(session, job)
             except InvalidTransition as error:
                 raise Problem(falcon.HTTP_409, str(error)) from None
-        self._enqueue(job_id, step)
+        hand_over(self._sessions, self._enqueue, job_id, step)
 
     def retry_matching(self, query: JobFilter) -> int:
         """Retry every failed job that matches `query`; return how many were retried."""

@@ -14,10 +14,12 @@ from collections.abc import Callable
 import falcon
 from sqlalchemy import bindparam, func, select
 
-from core import jobs, outbox
+from core import fairqueue, jobs, outbox
 from core.db import reading, session_scope
+from core.estimates import NO_ESTIMATE, QueueSnapshot
 from core.models import Job
-from core.states import InvalidTransition, Step
+from core.settings import Settings
+from core.states import InvalidTransition, JobState, Step
 from core.storage import BlobStore
 from web.auth import Principal
 from web.errors import Problem, not_found
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 MAX_PAGE = 100
 # Past any real count of jobs, and small enough for every database's OFFSET.
 MAX_OFFSET = 2**31 - 1
+WAITING_OR_RUNNING = (JobState.QUEUED.value, JobState.CONVERTING.value)
 
 
 # What `job_json` reads. The read routes select only these columns, as plain rows rather than
@@ -56,6 +59,7 @@ JOB_COLUMNS = (
     Job.finished_at,
     Job.notified_at,
     Job.email_due_at,
+    Job.enqueued_at,
 )
 
 
@@ -101,10 +105,11 @@ def _visible(principal: Principal, job):
     return job
 
 
-def job_json(job, root: str) -> dict:
+def job_json(job, root: str, estimate: dict | None = None) -> dict:
     """Return the public representation of a job (a `Job`, or a row of `JOB_COLUMNS`).
 
-    Its links start with `root`, the root path the app is served under.
+    Its links start with `root`, the root path the app is served under; `estimate` is its place
+    in the queue and estimated start and finish (see `estimates`).
     """
     links = {"self": f"{root}/jobs/{job.id}"}
     if job.mp3_blob_id and job.stored_at is not None:
@@ -131,8 +136,29 @@ def job_json(job, root: str) -> dict:
         "finished_at": iso(job.finished_at),
         "notified_at": iso(job.notified_at),
         "email": outbox.email_state(job),
+        **_estimate_fields(estimate or NO_ESTIMATE),
         "links": links,
     }
+
+
+def _estimate_fields(estimate: dict) -> dict:
+    return {
+        "queue_position": estimate["queue_position"],
+        "estimated_start_at": iso(estimate["estimated_start_at"]),
+        "estimated_finish_at": iso(estimate["estimated_finish_at"]),
+    }
+
+
+def estimates(sessions, settings: Settings, jobs) -> dict[str, dict]:
+    """Return, by job id, the place and estimates of those of `jobs` that still wait or run.
+
+    The queue is read once for the lot, and only when one of them waits or runs.
+    """
+    if not any(job.state in WAITING_OR_RUNNING for job in jobs):
+        return {}
+    with session_scope(sessions) as session:
+        queue = QueueSnapshot.load(session, settings)
+        return {job.id: queue.estimate(job) for job in jobs}
 
 
 def iso(value: dt.datetime | None) -> str | None:
@@ -143,7 +169,8 @@ def iso(value: dt.datetime | None) -> str | None:
 class JobsResource:
     """`GET /jobs`: the caller's jobs, newest first, `limit`/`offset` paginated."""
 
-    def __init__(self, sessions) -> None:
+    def __init__(self, settings: Settings, sessions) -> None:
+        self._settings = settings
         self._sessions = sessions
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -158,7 +185,8 @@ class JobsResource:
             rows = connection.execute(page, params).all()
             # Each row carries the total; only a page past the end needs to count on its own.
             total = rows[0].total if rows else connection.execute(count, params).scalar()
-        items = [job_json(row, req.root_path) for row in rows]
+        queue = estimates(self._sessions, self._settings, rows)
+        items = [job_json(row, req.root_path, queue.get(row.id)) for row in rows]
         next_offset = offset + limit
         resp.media = {
             "items": items,
@@ -174,14 +202,16 @@ class JobsResource:
 class JobResource:
     """`GET /jobs/{id}`: one job's state and facts; `DELETE`: cancel it and remove its files."""
 
-    def __init__(self, sessions, store: BlobStore) -> None:
+    def __init__(self, settings: Settings, sessions, store: BlobStore) -> None:
+        self._settings = settings
         self._sessions = sessions
         self._store = store
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, job_id: uuid.UUID) -> None:
         with reading(self._sessions) as connection:
             row = visible_job_row(connection, req.context.principal, job_id)
-        resp.media = job_json(row, req.root_path)
+        queue = estimates(self._sessions, self._settings, [row])
+        resp.media = job_json(row, req.root_path, queue.get(row.id))
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, job_id: uuid.UUID) -> None:
         with session_scope(self._sessions) as session:
@@ -233,10 +263,14 @@ class JobNotifyResource:
 
 def hand_over(sessions, enqueue: Callable[..., None], job_id: str, step: Step) -> None:
     """Publish a committed job's message and mark it sent; if the broker is away (or too slow),
-    leave it to the worker's dispatcher, which sends it as soon as the broker is back.
+    leave it to the worker's dispatcher, which sends it as soon as the broker is back. A job
+    held for its user's turn (fair sharing) is sent by a worker when a place is free.
     """
     try:
         enqueue(job_id, step)
+    except fairqueue.Held:
+        log.info("job %s: waits for its turn; a worker sends its message", job_id)
+        return
     except Exception as error:
         log.warning(
             "job %s: the broker did not take the message now (%s); the dispatcher sends it",

@@ -29,6 +29,22 @@ export function time(iso) {
   return iso ? new Date(iso).toLocaleString([], { dateStyle: "medium", timeStyle: "short" }) : "";
 }
 
+function hourMinute(iso) {
+  return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
+// A waiting or running job's place in the queue and its estimated start and finish.
+export function waitText(job) {
+  const parts = [];
+  if (job.state === "queued" && job.queue_position != null) {
+    const ahead = job.queue_position;
+    parts.push(ahead === 0 ? "Next in line" : `${ahead} job${ahead === 1 ? "" : "s"} ahead`);
+  }
+  if (job.state === "queued" && job.estimated_start_at) parts.push(`starts about ${hourMinute(job.estimated_start_at)}`);
+  if (job.estimated_finish_at) parts.push(`ready about ${hourMinute(job.estimated_finish_at)}`);
+  return parts.join(" · ");
+}
+
 const RUNNING = { queued: "Queued", converting: "Converting", storing: "Storing", notifying: "Finishing" };
 export const LABELS = { ...RUNNING, done: "Done", failed: "Failed", cancelled: "Cancelled" };
 export const isRunning = (state) => state in RUNNING;

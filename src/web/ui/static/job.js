@@ -2,7 +2,7 @@
 // page as the server renders it now.
 import { act } from "./actions.js";
 import { ApiError, api, explain } from "./api.js";
-import { LABELS, isRunning } from "./format.js";
+import { LABELS, isRunning, waitText } from "./format.js";
 import { mountWaveform } from "./waveform.js";
 
 const POLL_MS = 1000;
@@ -40,6 +40,8 @@ async function poll() {
     if (progress) progress.value = job.progress;
     const step = document.getElementById("job-step");
     if (step) step.textContent = `${LABELS[job.state]}… ${Math.round(job.progress)} %`;
+    const wait = document.getElementById("job-wait");
+    if (wait) wait.textContent = waitText(job);
   } catch (error) {
     if (!(error instanceof ApiError)) throw error;
   }
@@ -48,7 +50,8 @@ async function poll() {
 
 function watch() {
   clearTimeout(timer);
-  if (isRunning(current().state)) timer = setTimeout(poll, POLL_MS);
+  // At once, so the queue position and estimates show without waiting a poll interval.
+  if (isRunning(current().state)) timer = setTimeout(poll, 0);
 }
 
 main.addEventListener("click", async (event) => {

@@ -2,7 +2,7 @@
 import { act } from "./actions.js";
 import { ApiError, api, explain, here, url } from "./api.js";
 import { button, field, link, setText } from "./dom.js";
-import { LABELS, clock, isRunning, size, time } from "./format.js";
+import { LABELS, clock, isRunning, size, time, waitText } from "./format.js";
 
 const PAGE_SIZE = 20;
 const POLL_MS = 1500;
@@ -80,6 +80,7 @@ function update(row, job) {
   setText(badge, LABELS[job.state] ?? job.state);
   badge.className = `badge state-${job.state}`;
   setText(field(row, "facts"), facts(job));
+  setText(field(row, "wait"), waitText(job));
   const progress = field(row, "progress");
   progress.hidden = !isRunning(job.state);
   progress.value = job.progress;

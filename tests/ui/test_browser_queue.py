@@ -1,0 +1,56 @@
+"""In a real browser: jobs that wait for a conversion slot show their place in the queue.
+
+The embedded service (`vid2mp3 run`, two worker threads: two conversion slots) gets six long
+audio files at once; while the last ones wait, the jobs page and the job page say how many
+jobs are ahead of them (`queue_position` of GET /jobs and GET /jobs/{id}).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pytest
+from playwright.sync_api import expect
+
+from media import FFMPEG
+from ui.conftest import sign_in
+
+TIMEOUT_MS = 60_000
+FILES = 6
+WAITING = re.compile(r"^(\d+ jobs? ahead|Next in line)")
+
+
+@pytest.fixture(scope="module")
+def long_files(tmp_path_factory) -> list:
+    """Six copies of a 20-minute tone: each takes seconds to convert, so the last ones wait."""
+    folder = tmp_path_factory.mktemp("queue-media")
+    first = folder / "tone-1.mp3"
+    subprocess.run(
+        [FFMPEG, "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+         "sine=frequency=440:sample_rate=22050:duration=1200", "-ac", "1",
+         "-c:a", "libmp3lame", "-b:a", "32k", str(first)],
+        check=True,
+    )  # fmt: skip
+    copies = [first]
+    for number in range(2, FILES + 1):
+        copies.append(folder / f"tone-{number}.mp3")
+        shutil.copyfile(first, copies[-1])
+    return copies
+
+
+def test_waiting_jobs_show_how_many_jobs_are_ahead(new_page, service, long_files):
+    page = new_page()
+    sign_in(page, service.create_user())
+    page.goto("/convert")
+    page.get_by_label("Choose videos…").set_input_files([str(path) for path in long_files])
+    last = page.get_by_role("link", name=f"Details of {long_files[-1].name}")
+    expect(last).to_be_visible(timeout=TIMEOUT_MS)
+    job_id = last.get_attribute("href").rsplit("/", 1)[1]
+
+    page.goto(f"/job/{job_id}")
+    expect(page.locator("#job-wait")).to_have_text(WAITING, timeout=TIMEOUT_MS)
+
+    page.get_by_role("link", name="Jobs").click()
+    expect(page.get_by_text(WAITING).first).to_be_visible(timeout=TIMEOUT_MS)
