@@ -74,6 +74,11 @@ def _gunicorn_worker(port: int) -> int:
     raise AssertionError(f"no vid2mp3 serve on port {port} among this test's children")
 
 
+def _reset_peak_rss(pid: int) -> None:
+    """Start the kernel's peak-RSS count afresh (clear_refs 5), e.g. after a login's hashing."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
 def _peak_rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -86,6 +91,8 @@ def test_ten_concurrent_uploads_keep_a_worker_under_256_mib(start_web, mongo_uri
     web = start_web(workers=1, STORAGE_URL=storage_url)
     worker = _gunicorn_worker(urlsplit(web).port)
     auth = login(web, make_user())
+    # The login's argon2id hash takes 64 MiB for a moment; what counts is what uploads add.
+    _reset_peak_rss(worker)
     idle = _peak_rss_mib(worker)
     try:
         with ThreadPoolExecutor(UPLOADS) as pool:
@@ -95,7 +102,8 @@ def test_ten_concurrent_uploads_keep_a_worker_under_256_mib(start_web, mongo_uri
         with pymongo.MongoClient(storage_url) as client:
             client.drop_database(client.get_default_database())
     assert statuses == [202] * UPLOADS
-    # pymongo's GridIn held up to 48 MB per upload (the worker peaked near 600 MB); chunks are
-    # now sent about a megabyte at a time, so eight uploads at once (one per thread) add little.
+    # pymongo's GridIn held up to 48 MB per upload (the worker peaked near 880 MiB); chunks now
+    # go out about a megabyte at a time. Eight uploads run at once (one per gunicorn thread),
+    # each holding its read buffer, a batch and its encoding: about 8 MiB each was measured.
     assert peak <= 256, f"worker peaked at {peak:.0f} MiB (idle {idle:.0f} MiB)"
-    assert peak - idle <= 64, f"uploads added {peak - idle:.0f} MiB (idle {idle:.0f} MiB)"
+    assert peak - idle <= 96, f"uploads added {peak - idle:.0f} MiB (idle {idle:.0f} MiB)"
