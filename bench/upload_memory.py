@@ -154,7 +154,8 @@ def main() -> int:
         **os.environ,
         "DATA_DIR": str(work / "var"),
         "DATABASE_URL": f"sqlite:///{work / 'bench.db'}",
-        "STORAGE_URL": f"mongodb://127.0.0.1:{mongo_port}/bench",
+        # A loaded machine can take more than the default 10 s to delete a 1 GiB file.
+        "STORAGE_URL": f"mongodb://127.0.0.1:{mongo_port}/bench?socketTimeoutMS=120000",
         "BROKER_URL": "stub://",
         "JWT_SECRET": "bench-secret-" + "b" * 40,
         "MAX_UPLOAD_BYTES": str(8 << 30),
