@@ -109,8 +109,9 @@ def to_mp3(
 
     ``deadline`` is an absolute :func:`time.monotonic` value (see :func:`deadline_for`);
     ``cancel`` is a :class:`threading.Event` or a callable returning True to stop.
-    ``max_duration`` (seconds) refuses longer sources by what is decoded, not by the duration the
-    container states (which may lie): ffmpeg stops shortly past it and TooLongError follows.
+    ``max_duration`` (seconds) refuses longer sources by the audio there, not by the duration the
+    container states (which may lie): a stated duration past it is checked by seeking there; else
+    ffmpeg stops shortly past it while converting, and TooLongError follows either way.
     ``media`` skips the probe when the caller already has it. ``fallback_title`` (default: the
     source's file name stem) becomes the title when neither the options nor the source provide
     one. ``cover_image`` is the picture to embed when ``options.cover`` is "image" (without it,
@@ -128,6 +129,14 @@ def to_mp3(
         media = probe(src, deadline=deadline, cancel=cancel)
     plan = _plan(media, options, has_image=cover_image is not None)
     if max_duration is not None:
+        stated = media.duration
+        if (
+            stated is not None
+            and stated > max_duration
+            and _audio_past(src, plan.stream, max_duration + DURATION_SLACK / 2, deadline, cancel)
+        ):
+            # The container's long duration is true: refuse without decoding up to the limit.
+            raise TooLongError(stated, max_duration)
         limit = max_duration + DURATION_SLACK
         plan = dataclasses.replace(plan, length=min(plan.length or limit, limit))
     tags = {key: media.tags[key] for key in DESCRIPTIVE_TAGS if media.tags.get(key)}
@@ -177,6 +186,18 @@ def to_mp3(
         copied_stream=plan.copy,
         media=media,
     )
+
+
+def _audio_past(
+    src, stream: AudioStream, seconds: float, deadline: float | None, cancel: CancelCheck | None
+) -> bool:
+    """Tell whether ``stream`` has audio after ``seconds``: seek there, decode what follows."""
+    progress = _Progress(None, None, None, None)
+    args = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-nostats"]
+    args += ["-progress", "pipe:1", "-ss", f"{seconds:.6f}", *input_args(src)]
+    args += ["-map", f"0:a:{stream.index}", "-t", "1", "-f", "null", "-"]
+    outcome = run_ffmpeg(args, deadline=deadline, cancel=cancel, on_stdout_line=progress.feed)
+    return outcome.returncode == 0 and bool(progress.out_time)
 
 
 def _make_picture(cover: str, src, image, picture: str, media: MediaInfo) -> bool:

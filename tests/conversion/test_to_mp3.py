@@ -230,6 +230,26 @@ def test_a_container_stating_ten_hours_is_judged_by_what_it_holds(tmp_path, out_
     check_mp3(out_dir / "out.mp3", 2.0, 2, 44100)
 
 
+def test_a_true_long_duration_is_refused_before_converting(
+    tmp_path, out_dir, no_leftovers, monkeypatch
+):
+    # The stated 30 s is checked by a seek past the limit; the encoder never starts.
+    clip = make_clip(tmp_path / "clip.mkv", 30.0, video=False)
+    commands = []
+    real_run = conversion.convert.run_ffmpeg
+
+    def recording_run(args, **kwargs):
+        commands.append(args)
+        return real_run(args, **kwargs)
+
+    monkeypatch.setattr(conversion.convert, "run_ffmpeg", recording_run)
+    with pytest.raises(TooLongError) as caught:
+        to_mp3(clip, out_dir / "out.mp3", max_duration=10)
+    assert caught.value.reason == "The media lasts 0:00:30, longer than the allowed 0:00:10."
+    assert commands and not any("libmp3lame" in args for args in commands)
+    no_leftovers()
+
+
 def test_a_container_understating_its_length_is_stopped_at_the_limit(
     tmp_path, out_dir, no_leftovers
 ) -> None:
