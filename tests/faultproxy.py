@@ -132,3 +132,13 @@ def login(base: str, user) -> dict:
     answer = requests.post(f"{base}/login", auth=(user.email, TEST_PASSWORD), timeout=HUNG)
     assert answer.status_code == 200, answer.text
     return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def upload(base: str, auth: dict, clip, timeout: float = HUNG) -> str:
+    """POST `clip` to /upload at `base`; check the 202 and return the job's id."""
+    with clip.open("rb") as f:
+        answer = requests.post(
+            f"{base}/upload", headers=auth, files={"file": ("clip.mp4", f)}, timeout=timeout
+        )
+    assert answer.status_code == 202, answer.text
+    return answer.json()["id"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import subprocess
 from pathlib import Path
 
@@ -36,3 +37,17 @@ def decoded_md5(path: Path) -> str:
         text=True,
     )
     return result.stdout.strip()
+
+
+def claim_duration(mkv: Path, seconds: float) -> Path:
+    """Make a Matroska file state `seconds` as its duration, whatever it holds; return it.
+
+    ffmpeg writes the segment's Duration element (ID 0x4489) as an 8-byte float in milliseconds
+    (the default TimecodeScale); this overwrites it in place, as a broken or hostile muxer would.
+    """
+    data = bytearray(mkv.read_bytes())
+    at = data.find(b"\x44\x89\x88")
+    assert at > 0, "no 8-byte Duration element"
+    struct.pack_into(">d", data, at + 3, seconds * 1000.0)
+    mkv.write_bytes(bytes(data))
+    return mkv

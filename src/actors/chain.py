@@ -2,12 +2,13 @@
 
 The job row is the only scheduler. Each actor claims its step on the row (`actors.lease.claim`),
 runs the step's work, advances the row with the lease's compare-and-set, and only then sends the
-next step's message. A step that fails sends nothing; a crash between the advance and the send
-leaves the job in the next state without a message, and the sweeper sends it. Messages carry a
-job id and nothing else, so a message delivered twice, a sweeper's extra message and a
-redelivery after a SIGKILL all end with one MP3 blob and one e-mail. With fair sharing, a
-conversion that ends (whatever its outcome) frees a slot, so the convert actor then releases
-the next held job (`core.fairqueue`).
+next step's message. A step that fails sends nothing. The advance leaves the next message owed
+(`core.outbox`) until the send succeeds: a broker away at that moment, or a crash between the
+two, leaves it to the worker's dispatcher, which sends it as soon as the broker is back.
+Messages carry a job id and nothing else, so a message delivered twice, a dispatcher's or
+sweeper's extra message and a redelivery after a SIGKILL all end with one MP3 blob and one
+e-mail. With fair sharing, a conversion that ends (whatever its outcome) frees a slot, so the
+convert actor then releases the next held job (`core.fairqueue`).
 
 Errors: `StepFailed` (and permanent conversion errors, which the convert step turns into it)
 fails the job at once with its reason; anything else gives the lease back and raises, so
@@ -29,7 +30,7 @@ from actors.errors import StepFailed, describe_error
 from actors.lease import Lease, LeaseLost, claim
 from actors.runtime import Runtime
 from conversion import Cancelled
-from core import fairqueue, jobs
+from core import fairqueue, jobs, outbox
 from core.job_blobs import mp3_blobs, video_blobs
 from core.settings import Settings
 from core.states import Step
@@ -146,6 +147,8 @@ def run_step(rt: Runtime, link: Link, job_id: str, send: Callable[[Step], None])
         log.info("job %s: done", job_id)
         return
     send(link.next)
+    with rt.sessions() as session:
+        outbox.mark_enqueued(session, job_id)
 
 
 def _stopped(rt: Runtime, lease: Lease) -> None:

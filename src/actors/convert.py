@@ -4,6 +4,8 @@ ffmpeg reads the video where it lies when the store can say where (the folder st
 a private temp copy otherwise (GridFS). The media facts come from the job row when an earlier
 attempt found them, else from one header probe; the conversion's own measurements (duration,
 size, sha256 while storing) are what the store step checks, so the MP3 is never decoded twice.
+The duration limit and the job's duration go by the audio decoded, not by what the container
+states: a header may claim ten hours for two seconds of data, or the reverse.
 The same ffmpeg run writes the waveform's PCM next to the MP3; its peaks are stored right after
 the MP3 (a failure there costs the player its picture, never the job). A cover image uploaded
 with the job (option cover=image) is copied into the work folder first.
@@ -45,15 +47,18 @@ def convert(rt: Runtime, lease: Lease) -> dict[str, Any]:
             output = workdir / "output.mp3"
             waveform_pcm = workdir / "waveform.pcm"
             cover_image = _cover_image(rt, lease, job, workdir, options)
+            limit = rt.settings.max_duration_seconds
+            # Decoding stops at the limit, whatever duration the container states.
+            decoded = None if media.duration is None else min(media.duration, limit)
             started = time.monotonic()
             result = to_mp3(
                 source,
                 output,
                 options,
                 on_progress=lease.progress,
-                deadline=deadline_for(media.duration),
+                deadline=deadline_for(decoded),
                 cancel=lease.should_stop,
-                max_duration=rt.settings.max_duration_seconds,
+                max_duration=limit,
                 media=media,
                 fallback_title=Path(job.original_filename).stem or None,
                 cover_image=cover_image,
@@ -78,6 +83,15 @@ def convert(rt: Runtime, lease: Lease) -> dict[str, Any]:
         if error.permanent:
             raise StepFailed(error.reason) from None
         raise
+    if options.end is None and not result.copied_stream:
+        # Decoded to the end: that is the media's length, whatever its container states.
+        decoded = (options.start or 0.0) + result.duration
+        if media.duration is not None and abs(decoded - media.duration) > 1.0:
+            log.info(
+                "job %s: the container states %.1f s, its audio lasts %.1f s",
+                job.id, media.duration, decoded,
+            )  # fmt: skip
+        facts["duration"] = decoded
     rt.metrics.seconds.observe(elapsed)
     if result.duration and elapsed > 0:
         rt.metrics.realtime.observe(result.duration / elapsed)

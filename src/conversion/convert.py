@@ -38,6 +38,10 @@ from .waveform import pcm_output_args
 # ~35x, so a conversion slower than realtime is stuck or starved, not merely slow.
 DEADLINE_BASE = 60.0
 DEADLINE_PER_MEDIA_SECOND = 1.0
+# The duration limit judges the audio actually decoded: ffmpeg stops DURATION_SLACK seconds past
+# the limit on its own, and the media counts as too long once decoding passed the limit by half
+# of that (frame and packet boundaries, encoder priming, never more than a fraction of a second).
+DURATION_SLACK = 1.0
 # At most this many progress callbacks per second.
 PROGRESS_INTERVAL = 0.5
 # EBU R128 targets for spoken word and music on streaming platforms.
@@ -105,15 +109,17 @@ def to_mp3(
 
     ``deadline`` is an absolute :func:`time.monotonic` value (see :func:`deadline_for`);
     ``cancel`` is a :class:`threading.Event` or a callable returning True to stop.
-    ``max_duration`` (seconds) refuses longer sources: before encoding when the container states
-    its duration, else as soon as the encoder passes it. ``media`` skips the probe when the caller
-    already has it. ``fallback_title`` (default: the source's file name stem) becomes the title
-    when neither the options nor the source provide one. ``cover_image`` is the picture to embed
-    when ``options.cover`` is "image" (without it, "image" acts as "auto"). ``waveform_pcm``, if
-    given, receives the same audio as low-rate raw PCM from the same decode, for
-    :func:`conversion.waveform.peaks` (before ``normalize``: the peaks show the source's levels,
-    so loudnorm, the costly filter, runs once). ``dst`` appears atomically, only on success.
-    Raise a :class:`~conversion.errors.ConversionError` subclass on failure.
+    ``max_duration`` (seconds) refuses longer sources by the audio there, not by the duration the
+    container states (which may lie): a stated duration past it is checked by seeking there; else
+    ffmpeg stops shortly past it while converting, and TooLongError follows either way.
+    ``media`` skips the probe when the caller already has it. ``fallback_title`` (default: the
+    source's file name stem) becomes the title when neither the options nor the source provide
+    one. ``cover_image`` is the picture to embed when ``options.cover`` is "image" (without it,
+    "image" acts as "auto"). ``waveform_pcm``, if given, receives the same audio as low-rate raw
+    PCM from the same decode, for :func:`conversion.waveform.peaks` (before ``normalize``: the
+    peaks show the source's levels, so loudnorm, the costly filter, runs once). ``dst`` appears
+    atomically, only on success. Raise a :class:`~conversion.errors.ConversionError` subclass on
+    failure.
     """
     options = options or ConversionOptions()
     dst = Path(dst)
@@ -121,9 +127,18 @@ def to_mp3(
         raise FileNotFoundError(f"The output folder does not exist: {dst.parent}")
     if media is None:
         media = probe(src, deadline=deadline, cancel=cancel)
-    if max_duration is not None and media.duration is not None and media.duration > max_duration:
-        raise TooLongError(media.duration, max_duration)
     plan = _plan(media, options, has_image=cover_image is not None)
+    if max_duration is not None:
+        stated = media.duration
+        if (
+            stated is not None
+            and stated > max_duration
+            and _audio_past(src, plan.stream, max_duration + DURATION_SLACK / 2, deadline, cancel)
+        ):
+            # The container's long duration is true: refuse without decoding up to the limit.
+            raise TooLongError(stated, max_duration)
+        limit = max_duration + DURATION_SLACK
+        plan = dataclasses.replace(plan, length=min(plan.length or limit, limit))
     tags = {key: media.tags[key] for key in DESCRIPTIVE_TAGS if media.tags.get(key)}
     tags["title"] = options.title or tags.get("title") or fallback_title or Path(src).stem
     for key in ("artist", "album"):
@@ -137,7 +152,7 @@ def to_mp3(
     try:
         if not _make_picture(plan.cover, src, cover_image, picture, media):
             plan = dataclasses.replace(plan, cover="none")
-        progress = _Progress(plan.expected_duration, on_progress, max_duration)
+        progress = _Progress(plan.expected_duration, on_progress, max_duration, media.duration)
         outcome = run_ffmpeg(
             _command(src, tmp_name, plan, options, tags, picture, waveform_pcm),
             deadline=deadline,
@@ -171,6 +186,18 @@ def to_mp3(
         copied_stream=plan.copy,
         media=media,
     )
+
+
+def _audio_past(
+    src, stream: AudioStream, seconds: float, deadline: float | None, cancel: CancelCheck | None
+) -> bool:
+    """Tell whether ``stream`` has audio after ``seconds``: seek there, decode what follows."""
+    progress = _Progress(None, None, None, None)
+    args = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-nostats"]
+    args += ["-progress", "pipe:1", "-ss", f"{seconds:.6f}", *input_args(src)]
+    args += ["-map", f"0:a:{stream.index}", "-t", "1", "-f", "null", "-"]
+    outcome = run_ffmpeg(args, deadline=deadline, cancel=cancel, on_stdout_line=progress.feed)
+    return outcome.returncode == 0 and bool(progress.out_time)
 
 
 def _make_picture(cover: str, src, image, picture: str, media: MediaInfo) -> bool:
@@ -325,10 +352,12 @@ class _Progress:
         expected: float | None,
         on_progress: ProgressCallback | None,
         max_duration: float | None,
+        stated_duration: float | None,
     ) -> None:
         self._expected = expected
         self._on_progress = on_progress
         self._max_duration = max_duration
+        self._stated_duration = stated_duration
         self._last_report = float("-inf")
         self.out_time: float | None = None
 
@@ -337,9 +366,11 @@ class _Progress:
         if key != "out_time_us" or not value.lstrip("-").isdigit():
             return
         self.out_time = max(0.0, int(value) / 1e6)
-        # Containers that do not state a duration can still be held to the maximum.
-        if self._max_duration is not None and self.out_time > self._max_duration:
-            raise TooLongError(self.out_time, self._max_duration)
+        limit = self._max_duration
+        if limit is not None and self.out_time > limit + DURATION_SLACK / 2:
+            # Decoded past the limit: the container's stated duration, if longer, was true.
+            stated = self._stated_duration
+            raise TooLongError(stated if stated and stated > limit else None, limit)
         now = time.monotonic()
         if self._on_progress is None or not self._expected:
             return

@@ -41,11 +41,12 @@ class NoAudioStreamError(ConversionError):
 
 
 class TooLongError(ConversionError):
-    """Signal that the input is longer than the allowed maximum."""
+    """Signal that the input is longer than the allowed maximum (``duration``: None if unknown)."""
 
-    def __init__(self, duration: float, max_duration: float) -> None:
+    def __init__(self, duration: float | None, max_duration: float) -> None:
+        lasts = "The media lasts" + (f" {_hms(duration)}," if duration is not None else "")
         super().__init__(
-            f"The media lasts {_hms(duration)}, longer than the allowed {_hms(max_duration)}.",
+            f"{lasts} longer than the allowed {_hms(max_duration)}.",
             permanent=True,
         )
         self.duration = duration

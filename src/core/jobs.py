@@ -145,6 +145,8 @@ def advance(session: Session, job_id: str, step: Step, token: int, **values: Any
     values.update(state=target.value, updated_at=now, attempts=0)
     if target is JobState.DONE:
         values["finished_at"] = now
+    else:
+        values["enqueued_at"] = None  # the next step's message is owed until sent (core.outbox)
     return _fenced(session, job_id, step, token, values)
 
 

@@ -27,6 +27,7 @@ from conversion import (
     probe,
     to_mp3,
 )
+from media import claim_duration, make_clip
 
 
 def check_mp3(path: Path, duration: float, channels: int, sample_rate: int, **tags: str):
@@ -217,6 +218,48 @@ def test_too_long_without_stated_duration(corpus, out_dir, no_leftovers) -> None
     unknown = dataclasses.replace(probe(corpus["wav"]), duration=None)
     with pytest.raises(TooLongError):
         to_mp3(corpus["wav"], out_dir / "out.mp3", media=unknown, max_duration=1)
+    no_leftovers()
+
+
+def test_a_container_stating_ten_hours_is_judged_by_what_it_holds(tmp_path, out_dir) -> None:
+    lying = claim_duration(make_clip(tmp_path / "clip.mkv", 2.0), 10 * 3600)
+    media = probe(lying)
+    assert media.duration == 10 * 3600
+    result = to_mp3(lying, out_dir / "out.mp3", media=media, max_duration=4 * 3600)
+    assert result.duration == pytest.approx(2.0, abs=0.2)
+    check_mp3(out_dir / "out.mp3", 2.0, 2, 44100)
+
+
+def test_a_true_long_duration_is_refused_before_converting(
+    tmp_path, out_dir, no_leftovers, monkeypatch
+):
+    # The stated 30 s is checked by a seek past the limit; the encoder never starts.
+    clip = make_clip(tmp_path / "clip.mkv", 30.0, video=False)
+    commands = []
+    real_run = conversion.convert.run_ffmpeg
+
+    def recording_run(args, **kwargs):
+        commands.append(args)
+        return real_run(args, **kwargs)
+
+    monkeypatch.setattr(conversion.convert, "run_ffmpeg", recording_run)
+    with pytest.raises(TooLongError) as caught:
+        to_mp3(clip, out_dir / "out.mp3", max_duration=10)
+    assert caught.value.reason == "The media lasts 0:00:30, longer than the allowed 0:00:10."
+    assert commands and not any("libmp3lame" in args for args in commands)
+    no_leftovers()
+
+
+def test_a_container_understating_its_length_is_stopped_at_the_limit(
+    tmp_path, out_dir, no_leftovers
+) -> None:
+    clip = make_clip(tmp_path / "clip.mkv", 30.0, video=False)
+    lying = claim_duration(clip, 2.0)
+    assert probe(lying).duration == 2.0
+    with pytest.raises(TooLongError) as caught:
+        to_mp3(lying, out_dir / "out.mp3", max_duration=10)
+    assert caught.value.permanent
+    assert caught.value.reason == "The media lasts longer than the allowed 0:00:10."
     no_leftovers()
 
 

@@ -10,20 +10,9 @@ from __future__ import annotations
 
 import time
 
-import requests
-
-from faultproxy import HUNG, login
+from faultproxy import login, upload
 
 OUTAGE = 15  # seconds the broker stays cut
-
-
-def _upload(web: str, auth: dict, clip, timeout: float = HUNG) -> str:
-    with clip.open("rb") as f:
-        answer = requests.post(
-            f"{web}/upload", headers=auth, files={"file": ("clip.mp4", f)}, timeout=timeout
-        )
-    assert answer.status_code == 202, answer.text
-    return answer.json()["id"]
 
 
 def test_uploads_during_a_broker_cut_start_as_soon_as_it_is_back(rig, start_web):
@@ -32,7 +21,7 @@ def test_uploads_during_a_broker_cut_start_as_soon_as_it_is_back(rig, start_web)
     rig.start_worker()
     rig.broker.cut()
     cut_at = time.monotonic()
-    ids = [_upload(web, auth, rig.clip) for _ in range(4)]
+    ids = [upload(web, auth, rig.clip) for _ in range(4)]
     jobs = rig.jobs(ids).values()
     assert all(job.state == "queued" and job.enqueued_at is None for job in jobs)
     time.sleep(max(0.0, OUTAGE - (time.monotonic() - cut_at)))
@@ -53,6 +42,6 @@ def test_uploads_answer_within_the_bound_while_the_broker_hangs(rig, start_web):
     rig.start_worker()
     rig.broker.pause()
     # BROKER_TIMEOUT is 2 s: an upload that still hangs after 10 s fails the test.
-    ids = [_upload(web, auth, rig.clip, timeout=10) for _ in range(3)]
+    ids = [upload(web, auth, rig.clip, timeout=10) for _ in range(3)]
     rig.broker.restore()
     rig.assert_done_once(ids, "every job done after the broker came back")

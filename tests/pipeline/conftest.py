@@ -27,6 +27,7 @@ from core.models import Job, utcnow
 from core.settings import Settings
 from core.storage import open_store
 from core.tokens import token_service
+from media import claim_duration, make_clip
 from smtpbox import Mailbox, running_mailbox
 from testservices import delete_rabbitmq_queues
 from web.app import create_app
@@ -114,6 +115,10 @@ class Media:
         path = self.root / "lying.mp4"
         source.rename(path)
         return path
+
+    def _make_claims_ten_hours(self) -> Path:
+        # Two seconds of video and audio in a Matroska file that states it lasts ten hours.
+        return claim_duration(make_clip(self.root / "ten-hours.mkv", 2.0), 10 * 3600)
 
     def _make_long_silence(self) -> Path:
         path = self.root / "long-silence.m4a"

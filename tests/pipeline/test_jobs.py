@@ -101,3 +101,16 @@ def test_notify_failure_ends_the_job_done(sessions, job_id):
         assert jobs.fail_step(session, job_id, Step.NOTIFY, claim.token, "no mail server")
         job = session.get(Job, job_id, populate_existing=True)
         assert job.state == "done" and job.failed_step is None
+
+
+def test_an_advanced_job_owes_its_next_message_until_it_is_sent(sessions, job_id):
+    from core import outbox
+
+    with sessions() as session:
+        claim = jobs.claim(session, job_id, Step.CONVERT, LEASE)
+        assert claim.job.enqueued_at is not None  # its convert message was delivered
+        assert jobs.advance(session, job_id, Step.CONVERT, claim.token)
+        # Had the broker been away for the store message, the dispatcher would find it so.
+        assert (job_id, Step.STORE) in outbox.unsent_jobs(session, older_than_seconds=-60)
+        outbox.mark_enqueued(session, job_id)
+        assert (job_id, Step.STORE) not in outbox.unsent_jobs(session, older_than_seconds=-60)

@@ -133,6 +133,16 @@ def test_lying_extension_still_converts(pipeline_settings, run_worker, submit, m
     assert job.media["container"].startswith("matroska")
 
 
+def test_a_container_claiming_ten_hours_converts_its_two_seconds(
+    pipeline_settings, run_worker, submit, media, h
+):
+    run_worker(pipeline_settings.replace(max_duration_seconds=4 * 3600.0))
+    job = h.wait_for(submit(media.claims_ten_hours), "done", "failed")
+    assert job.state == "done", job.reason
+    assert job.mp3_duration == pytest.approx(2.0, abs=0.2)
+    assert job.duration == pytest.approx(2.0, abs=0.2)  # what the file holds, not its 10 h claim
+
+
 def test_same_messages_twice_give_one_mp3_and_one_mail(
     pipeline_settings, run_worker, submit, store, media, h, mailbox, tally
 ):

@@ -6,9 +6,10 @@ caller's blob id is the file's `_id`. The files document carries, besides the Gr
 user's `metadata`, plus top-level `sha256` and `content_type` fields (so `metadata` stays exactly
 what the caller passed).
 
-Writes: `put` streams through `GridFSBucket.open_upload_stream_with_id`; pymongo buffers up to
-about 32-48 MB of chunks before each `insert_many`, on top of one `chunk_size` read buffer of ours.
-On a source error or BlobTooLarge the upload is aborted (`GridIn.abort()` deletes its chunks).
+Writes: `put` cuts the stream into GridFS chunks with `ChunkWriter`, which inserts them about a
+megabyte at a time (pymongo's `GridIn` would hold up to 48 MB per upload, see gridfs_chunks.py),
+then inserts the files document. On a source error or BlobTooLarge the chunks written so far are
+deleted.
 
 `replace=True` on an existing id: GridFS cannot rename a file's `_id`, so the new content is first
 uploaded in full under a temporary id (`<id>~<hex>`); only when the source is read to the end is it
@@ -34,13 +35,11 @@ import bson
 import bson.errors
 import gridfs
 import pymongo
-from gridfs.errors import FileExists
 from pymongo import MongoClient
 from pymongo.errors import ConfigurationError, DuplicateKeyError, InvalidURI, PyMongoError
 from pymongo.uri_parser import parse_uri
 
 from .base import (
-    BUCKETS,
     DEFAULT_CHUNK_SIZE,
     BlobExists,
     BlobInfo,
@@ -56,6 +55,7 @@ from .base import (
     read_chunks,
     valid_id,
 )
+from .gridfs_chunks import ChunkWriter
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ class GridFSStore(BlobStore):
         # before gunicorn forks its workers is safe.
         self._client: MongoClient[dict[str, Any]] = MongoClient(url, **kwargs)
         self._db = self._client.get_database(parsed["database"] or DEFAULT_DATABASE)
-        self._buckets = {name: gridfs.GridFSBucket(self._db, name) for name in BUCKETS}
+        self._indexed: set[str] = set()
 
     @property
     def database_name(self) -> str:
@@ -179,41 +179,46 @@ class GridFSStore(BlobStore):
         chunk_size: int,
     ) -> dict[str, Any]:
         hasher = new_hasher()
+        writer = ChunkWriter(self._chunks(bucket), file_id)
         try:
-            grid_in = self._buckets[bucket].open_upload_stream_with_id(
-                file_id, filename, metadata=dict(metadata or {})
-            )
-            grid_in.set("content_type", content_type)
-        except PyMongoError as exc:
-            raise _unavailable(exc) from exc
-        try:
+            self._ensure_indexes(bucket)
             for data in read_chunks(stream, chunk_size, max_bytes, hasher):
-                grid_in.write(data)
-            grid_in.set("sha256", hasher.hexdigest())
-            grid_in.close()
-        except FileExists:
-            # Lost a race with another writer of the same id. Do NOT abort: abort() deletes by
-            # files_id, i.e. the winner's chunks. Only drop chunks of ours past the winner's end.
+                writer.write(data)
+            writer.close()
+            doc = {
+                "_id": file_id,
+                "filename": filename,
+                "metadata": dict(metadata or {}),
+                "chunkSize": writer.chunk_size,
+                "length": bson.Int64(writer.length),
+                "uploadDate": datetime.now(UTC),
+                "content_type": content_type,
+                "sha256": hasher.hexdigest(),
+            }
+            self._files(bucket).insert_one(doc)
+        except DuplicateKeyError:
+            # Lost a race with another writer of the same id. Do NOT delete by files_id: those
+            # are the winner's chunks. Only drop chunks of ours past the winner's end.
             self._drop_stray_chunks(bucket, file_id)
             raise BlobExists(bucket, file_id) from None
         except BaseException as exc:
-            self._abort(grid_in)
+            self._abort(bucket, file_id)
             if isinstance(exc, PyMongoError):
                 raise _unavailable(exc) from exc
             raise
-        return {
-            "_id": file_id,
-            "filename": filename,
-            "length": grid_in.length,
-            "uploadDate": grid_in.upload_date,
-            "metadata": dict(metadata or {}),
-            "content_type": content_type,
-            "sha256": hasher.hexdigest(),
-        }
+        return doc
 
-    def _abort(self, grid_in: Any) -> None:
+    def _ensure_indexes(self, bucket: str) -> None:
+        """Create the GridFS indexes once per bucket; the unique one is what tells of a race."""
+        if bucket in self._indexed:
+            return
+        self._files(bucket).create_index([("filename", 1), ("uploadDate", 1)])
+        self._chunks(bucket).create_index([("files_id", 1), ("n", 1)], unique=True)
+        self._indexed.add(bucket)
+
+    def _abort(self, bucket: str, file_id: str) -> None:
         try:
-            grid_in.abort()
+            self._chunks(bucket).delete_many({"files_id": file_id})
         except PyMongoError as exc:  # the original error matters more; log and move on
             log.warning("could not remove a partial GridFS upload: %s", type(exc).__name__)
 
