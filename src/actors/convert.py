@@ -4,9 +4,10 @@ ffmpeg reads the video where it lies when the store can say where (the folder st
 a private temp copy otherwise (GridFS). The media facts come from the job row when an earlier
 attempt found them, else from one header probe; the conversion's own measurements (duration,
 size, sha256 while storing) are what the store step checks, so the MP3 is never decoded twice.
-The same ffmpeg run writes the waveform's PCM next to the MP3; its peaks are stored right after
-the MP3 (a failure there costs the player its picture, never the job). A cover image uploaded
-with the job (option cover=image) is copied into the work folder first.
+The same ffmpeg run writes the waveform's PCM next to the MP3 (and, for a short video, the
+candidate keyframes of its cover still: no second process reads the video); the peaks are stored
+right after the MP3 (a failure there costs the player its picture, never the job). A cover image
+uploaded with the job (option cover=image) is copied into the work folder first.
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 Owns the plan (which stream, copy or encode, rate, channels, bitrate), the ffmpeg command, the
 progress reporting, the atomic write of the result, and the mapping of ffmpeg failures onto
 :mod:`conversion.errors`. No decoded audio passes through Python: ffmpeg reads the source and
-writes the MP3 itself, we only read its progress lines and the tail of its error log.
+writes the MP3 itself, we only read its progress lines and the tail of its error log. The same
+process can write the waveform's PCM and a short video's candidate cover stills as further
+outputs of the one decode; a cover we make is added to the finished MP3 (:mod:`conversion.id3`).
 """
 
 from __future__ import annotations
