@@ -41,11 +41,15 @@ def output_args(folder: str | os.PathLike[str], duration: float) -> list[str]:
     first = "setpts='if(eq(N\\,0)\\,0\\,PTS)'"
     end = max(candidate_times(duration)) + 0.001
     thin = f"isnan(prev_selected_t)+gte(t-prev_selected_t\\,{SPACING * duration:.3f})"
-    frames = f"{first},trim=end={end:.3f},select='{thin}',scale='min(iw,{COVER_WIDTH})':-1"
+    # ffmpeg's progress clock (the MP3's duration) is the furthest timestamp of any output, so
+    # these frames leave with their times divided by 1000, and are named in microseconds: the
+    # original time in milliseconds.
+    scale = f"scale='min(iw,{COVER_WIDTH})':-1"
+    frames = f"{first},trim=end={end:.3f},select='{thin}',{scale},settb=1/1000000,setpts=PTS/1000"
     return [
         "-map", "0:v:0", "-an", "-sn", "-dn", "-filter:v", frames,
         "-c:v", "mjpeg", "-q:v", "3",
-        "-fps_mode", "passthrough", "-enc_time_base:v", "1/1000", "-frame_pts", "1",
+        "-fps_mode", "passthrough", "-enc_time_base:v", "1/1000000", "-frame_pts", "1",
         "-f", "image2", "-y", output_arg(Path(folder) / "%d.jpg"),
     ]  # fmt: skip
 

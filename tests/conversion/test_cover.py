@@ -251,3 +251,18 @@ def test_when_the_stills_break_the_command_the_audio_converts_and_moviepy_reads_
     result = to_mp3(late_start, dst)
     assert abs(result.duration - 4.0) < 0.1
     assert not is_blank(embedded_picture(dst, tmp_path))
+
+
+def test_the_stills_do_not_stretch_the_measured_duration(tmp_path):
+    # 20 s of video (a keyframe a second, the stills reach 12 s) and 3 s of audio: the MP3's
+    # duration is ffmpeg's progress clock, which the stills' output must not lead.
+    src = tmp_path / "short-audio.mp4"
+    ffmpeg(
+        *lavfi("testsrc2=size=320x180:rate=25:duration=20"),
+        *lavfi("sine=duration=3"),
+        *("-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-c:a", "aac", str(src)),
+    )
+    dst = tmp_path / "out.mp3"
+    result = to_mp3(src, dst)
+    assert abs(result.duration - 3.0) < 0.1
+    assert embedded_picture(dst, tmp_path).size == (320, 180)
