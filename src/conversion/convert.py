@@ -196,7 +196,9 @@ def to_mp3(
     )
 
 
-def _cover_picture(plan: _Plan, src, picture: str, frames: Path, media: MediaInfo):
+def _cover_picture(
+    plan: _Plan, src, picture: str, frames: Path, media: MediaInfo
+) -> str | Path | None:
     """Return the JPEG to add to the encoded MP3 (``picture`` or a keyframe), or None."""
     if plan.cover == "image":
         return picture
