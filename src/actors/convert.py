@@ -6,9 +6,10 @@ attempt found them, else from one header probe; the conversion's own measurement
 size, sha256 while storing) are what the store step checks, so the MP3 is never decoded twice.
 The duration limit and the job's duration go by the audio decoded, not by what the container
 states: a header may claim ten hours for two seconds of data, or the reverse.
-The same ffmpeg run writes the waveform's PCM next to the MP3; its peaks are stored right after
-the MP3 (a failure there costs the player its picture, never the job). A cover image uploaded
-with the job (option cover=image) is copied into the work folder first.
+The same ffmpeg run writes the waveform's PCM next to the MP3 (and, for a short video, the
+candidate keyframes of its cover still: no second process reads the video); the peaks are stored
+right after the MP3 (a failure there costs the player its picture, never the job). A cover image
+uploaded with the job (option cover=image) is copied into the work folder first.
 """
 
 from __future__ import annotations

