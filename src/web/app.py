@@ -27,6 +27,7 @@ from web.resources.oidc import OidcCallbackResource, OidcLoginResource
 from web.resources.upload import UploadResource
 from web.resources.waveform import JobWaveformResource
 from web.ui import install as install_ui
+from web.upload_jobs import UploadJobs
 
 
 def create_app(
@@ -68,7 +69,8 @@ def create_app(
     app.add_route("/metrics", MetricsResource())
     app.add_route("/login", LoginResource(settings, sessions, tokens))
     app.add_route("/validate", ValidateResource())
-    app.add_route("/upload", UploadResource(settings, sessions, store, enqueue))
+    upload_jobs = UploadJobs(settings, sessions, store, enqueue)
+    app.add_route("/upload", UploadResource(settings, store, upload_jobs))
     app.add_route("/jobs", JobsResource(sessions))
     app.add_route("/jobs/{job_id:uuid}", JobResource(sessions, store))
     app.add_route("/jobs/{job_id:uuid}/retry", JobRetryResource(sessions, enqueue))
