@@ -61,6 +61,8 @@ class Settings:
     broker_timeout_seconds: float = 5.0
     # A worker whose heartbeat is older than this shows as gone on /admin.
     worker_gone_seconds: float = 60.0
+    # A resumable upload without progress for this long expires and the sweeper removes it.
+    upload_expiry_seconds: int = 86400
     # OpenID Connect single sign-on (core.sso); off while OIDC_ISSUER is empty.
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
@@ -121,6 +123,7 @@ class Settings:
             notify_retry_hours=env.float("NOTIFY_RETRY_HOURS", 24.0, low=0.0),
             broker_timeout_seconds=env.float("BROKER_TIMEOUT", 5.0, low=0.5),
             worker_gone_seconds=env.float("WORKER_GONE_SECONDS", 60.0, low=1.0),
+            upload_expiry_seconds=env.int("UPLOAD_EXPIRY_SECONDS", 86400, low=60),
             oidc_issuer=env.url("OIDC_ISSUER", "", ("http", "https")).rstrip("/") or None,
             oidc_client_id=env.str("OIDC_CLIENT_ID", "") or None,
             oidc_client_secret=env.secret("OIDC_CLIENT_SECRET"),

@@ -110,6 +110,7 @@ class Lock:
         self.token = token
         self._clock = clock
         self._renewed = clock()
+        self.expires_at: dt.datetime | None = None  # set by `release` with a new offset
 
     def _mine(self):
         return (Upload.id == self.upload_id) & (Upload.lock_token == self.token)
@@ -134,7 +135,7 @@ class Lock:
         values: dict = {"lock_token": None, "locked_until": None}
         if received is not None:
             values["received"] = received
-            values["expires_at"] = utcnow() + dt.timedelta(seconds=expiry_seconds)
+            values["expires_at"] = self.expires_at = utcnow() + dt.timedelta(seconds=expiry_seconds)
         if finished:
             values["finished_at"] = utcnow()
         with session_scope(self._sessions) as session:
@@ -172,19 +173,21 @@ def classify(session: Session, upload_id: str, user_id: int, offset: int) -> Non
     raise UploadBusy(upload_id)
 
 
-def terminate(session: Session, upload_id: str, user_id: int) -> bool:
-    """Delete the user's unfinished upload row unless a writer holds it; True when deleted."""
-    find(session, upload_id, user_id)
-    return bool(
-        session.execute(
-            delete(Upload).where(
-                Upload.id == upload_id,
-                Upload.user_id == user_id,
-                Upload.finished_at.is_(None),
-                _free(utcnow()),
-            )
-        ).rowcount
-    )
+def terminate(session: Session, upload_id: str, user_id: int) -> tuple[bool, bool]:
+    """Delete the user's upload row unless a writer holds it; return (deleted, finished).
+
+    A finished upload's row goes, its job stays; an unfinished one leaves bytes to discard.
+    """
+    finished = find(session, upload_id, user_id).finished_at is not None
+    deleted = session.execute(
+        delete(Upload).where(Upload.id == upload_id, Upload.user_id == user_id, _free(utcnow()))
+    ).rowcount
+    return bool(deleted), finished
+
+
+def forget(session: Session, upload_id: str) -> None:
+    """Delete an upload row whatever its state (its finish failed and nothing of it is kept)."""
+    session.execute(delete(Upload).where(Upload.id == upload_id))
 
 
 def take_expired(session: Session, limit: int = 100) -> list[tuple[str, bool]]:
