@@ -16,8 +16,8 @@ upload, so the row carries a lock taken by a compare-and-set, never by reading t
 - `release` records the new offset (and the finish) under the same token, frees the lock and
   moves the expiry on: an upload expires `UPLOAD_EXPIRY_SECONDS` after its last progress.
 
-The sweeper removes expired rows with `take_expired`, again by compare-and-set, so it never
-removes an upload that a writer holds.
+The sweeper removes expired uploads with `sweep_expired`, again by compare-and-set, so it
+never removes an upload that a writer holds.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import session_scope
 from core.models import Upload, utcnow
+from core.storage import BlobStore
 
 # A writer that shows no progress for this long loses its hold on the upload.
 LOCK_SECONDS = 60.0
@@ -190,25 +191,28 @@ def forget(session: Session, upload_id: str) -> None:
     session.execute(delete(Upload).where(Upload.id == upload_id))
 
 
-def take_expired(session: Session, limit: int = 100) -> list[tuple[str, bool]]:
-    """Delete up to `limit` expired, unheld upload rows; return (id, finished) of each.
+def sweep_expired(sessions: sessionmaker, store: BlobStore, limit: int = 100) -> int:
+    """Remove up to `limit` expired uploads nobody holds; return how many went.
 
-    An unfinished one leaves bytes in the blob store for the caller to discard; a finished
-    one's blob is its job's video and stays.
+    An unfinished one's bytes are discarded first, then its row; a finished one's blob is its
+    job's video and stays. An expired row can no longer be locked (`acquire` wants an
+    unexpired one), so no writer comes back between the two steps; if discarding fails, the
+    row stays and the next round tries again.
     """
     now = utcnow()
-    rows = session.execute(
-        select(Upload.id, Upload.finished_at)
-        .where(Upload.expires_at < now, _free(now))
-        .order_by(Upload.expires_at)
-        .limit(limit)
-    ).all()
-    taken = []
+    with session_scope(sessions) as session:
+        rows = session.execute(
+            select(Upload.id, Upload.finished_at)
+            .where(Upload.expires_at < now, _free(now))
+            .order_by(Upload.expires_at)
+            .limit(limit)
+        ).all()
+    removed = 0
     for upload_id, finished_at in rows:
-        deleted = session.execute(
-            delete(Upload).where(Upload.id == upload_id, Upload.expires_at < now, _free(now))
-        ).rowcount
-        if deleted:
-            taken.append((upload_id, finished_at is not None))
-    session.commit()
-    return taken
+        if finished_at is None:
+            store.discard_append("videos", upload_id)
+        with session_scope(sessions) as session:
+            removed += session.execute(
+                delete(Upload).where(Upload.id == upload_id, Upload.expires_at < now, _free(now))
+            ).rowcount
+    return removed

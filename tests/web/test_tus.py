@@ -237,5 +237,5 @@ def test_termination_removes_the_bytes(client, auth, create, services):
     assert result.status_code == 204
     assert result.headers["Tus-Resumable"] == "1.0.0"
     assert client.simulate_head(path, headers={**auth, **TUS}).status_code == 404
-    with pytest.raises(StorageError, match="no unfinished"):
+    with pytest.raises(StorageError, match="unfinished blob"):
         services.store.finish_append("videos", upload_id, 400, filename="x")
