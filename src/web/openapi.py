@@ -225,7 +225,7 @@ _UPLOAD_EXPIRES = {
 }
 
 
-def _tus_options(operation_id: str) -> dict:
+def _tus_options(operation_id: str, errors: tuple[int, ...] = ()) -> dict:
     return _operation(
         operation_id,
         "The tus server's version, extensions, size limit and checksum algorithms",
@@ -242,6 +242,7 @@ def _tus_options(operation_id: str) -> dict:
             }
         },
         public=True,
+        errors=errors,
     )
 
 
@@ -283,7 +284,7 @@ _TUS_PATHS = {
     },
     "/files/{upload_id}": {
         "parameters": [_UPLOAD_ID],
-        "options": _tus_options("tusUploadOptions"),
+        "options": _tus_options("tusUploadOptions", errors=(404,)),
         "head": _operation(
             "uploadOffset",
             "How many bytes of the upload arrived (tus HEAD)",
