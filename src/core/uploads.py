@@ -6,8 +6,9 @@ upload, so the row carries a lock taken by a compare-and-set, never by reading t
 
 - `acquire` sets a random `lock_token` and `locked_until` in one UPDATE that matches only an
   unfinished, unexpired upload of that user, at the offset the client claims, whose lock is free
-  or lapsed. When no row matches, `classify` tells why: not found, expired, another offset,
-  or busy.
+  or lapsed. When no row matches, `classify` tells why: not found, expired, busy (waited for a
+  few seconds first: the holder is often the cut request a client is retrying), or another
+  offset. `settled` reads the offset the same way, once no request is writing.
 - While it writes, the holder calls `Lock.keep` before each piece: after a third of the lock's
   time it renews the hold (UPDATE ... WHERE lock_token = mine); if that fails the hold was lost
   (it stalled past `LOCK_SECONDS` and another writer took over) and it must stop writing. A
@@ -36,6 +37,9 @@ from core.storage import BlobStore
 
 # A writer that shows no progress for this long loses its hold on the upload.
 LOCK_SECONDS = 60.0
+# How long a request waits for another one's hold to end before it answers "busy".
+LOCK_WAIT = 5.0
+LOCK_POLL = 0.05
 
 
 class UploadGone(LookupError):
@@ -144,8 +148,26 @@ class Lock:
             return bool(released.rowcount)
 
 
-def acquire(sessions: sessionmaker, upload_id: str, user_id: int, offset: int) -> Lock:
-    """Take the upload's lock for a write at `offset`, or raise why not (see `classify`)."""
+def acquire(
+    sessions: sessionmaker, upload_id: str, user_id: int, offset: int, wait: float = LOCK_WAIT
+) -> Lock:
+    """Take the upload's lock for a write at `offset`, or raise why not (see `classify`).
+
+    A held lock is waited for up to `wait` seconds: the holder is often a request whose client
+    has just gone (and is retrying now); once it has recorded its bytes, this one can go on
+    or learn the new offset.
+    """
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return _try_acquire(sessions, upload_id, user_id, offset)
+        except UploadBusy:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(LOCK_POLL)
+
+
+def _try_acquire(sessions: sessionmaker, upload_id: str, user_id: int, offset: int) -> Lock:
     token = secrets.token_hex(16)
     now = utcnow()
     with session_scope(sessions) as session:
@@ -169,9 +191,28 @@ def acquire(sessions: sessionmaker, upload_id: str, user_id: int, offset: int) -
 def classify(session: Session, upload_id: str, user_id: int, offset: int) -> None:
     """Raise the reason a write at `offset` cannot start now."""
     upload = find(session, upload_id, user_id)
+    if _held(upload):
+        raise UploadBusy(upload_id)  # the holder may still move the offset
     if upload.received != offset or upload.finished_at is not None:
         raise OffsetMismatch(upload.received)
-    raise UploadBusy(upload_id)
+    raise UploadBusy(upload_id)  # taken and let go just now: try again
+
+
+def settled(
+    sessions: sessionmaker, upload_id: str, user_id: int, wait: float = LOCK_WAIT
+) -> Upload:
+    """Return the user's upload once no request writes to it, or after `wait` seconds."""
+    deadline = time.monotonic() + wait
+    while True:
+        with session_scope(sessions) as session:
+            upload = find(session, upload_id, user_id)
+        if not _held(upload) or time.monotonic() >= deadline:
+            return upload
+        time.sleep(LOCK_POLL)
+
+
+def _held(upload: Upload) -> bool:
+    return upload.locked_until is not None and upload.locked_until > utcnow()
 
 
 def terminate(session: Session, upload_id: str, user_id: int) -> tuple[bool, bool]:

@@ -45,11 +45,18 @@ _NUMBER = re.compile(r"[0-9]{1,19}")
 
 
 class TusHeaderMiddleware:
-    """Put `Tus-Resumable` on every answer of the tus resources, errors included."""
+    """Put `Tus-Resumable` on every answer of the tus resources, errors included.
+
+    A refused PATCH also closes the connection: its body may be unread, and a client that is
+    still sending it (a browser's automatic retry of a cut request) stops instead of pushing
+    bytes nobody reads.
+    """
 
     def process_response(self, req, resp, resource, req_succeeded) -> None:
         if isinstance(resource, _TusResource):
             resp.set_header("Tus-Resumable", TUS_VERSION)
+            if req.method == "PATCH" and not req_succeeded:
+                resp.set_header("Connection", "close")
 
 
 class _TusResource:
@@ -108,13 +115,15 @@ class TusUploadResource(_TusResource):
 
     def on_head(self, req: falcon.Request, resp: falcon.Response, upload_id) -> None:
         _check_version(req)
-        with session_scope(self._sessions) as session:
-            upload = _find(session, upload_id.hex, req.context.principal.id)
-            resp.set_header("Upload-Offset", str(upload.received))
-            resp.set_header("Upload-Length", str(upload.length))
-            resp.set_header("Upload-Metadata", _metadata_header(upload))
-            if upload.finished_at is None:
-                resp.set_header("Upload-Expires", falcon.dt_to_http(upload.expires_at))
+        try:
+            upload = uploads.settled(self._sessions, upload_id.hex, req.context.principal.id)
+        except (uploads.UploadGone, uploads.UploadExpired) as error:
+            raise _gone(error) from None
+        resp.set_header("Upload-Offset", str(upload.received))
+        resp.set_header("Upload-Length", str(upload.length))
+        resp.set_header("Upload-Metadata", _metadata_header(upload))
+        if upload.finished_at is None:
+            resp.set_header("Upload-Expires", falcon.dt_to_http(upload.expires_at))
         resp.cache_control = ["no-store"]
 
     def on_patch(self, req: falcon.Request, resp: falcon.Response, upload_id) -> None:

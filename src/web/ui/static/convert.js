@@ -1,7 +1,7 @@
 // The convert page: choose or drop videos; each uploads at once with the options in the form,
 // shows bytes sent, speed and time left, can be cancelled, then follows its job to the MP3.
 import { act } from "./actions.js";
-import { ApiError, api, explain, upload } from "./api.js";
+import { ApiError, api, explain, interruptedUploads, resumableUpload, upload } from "./api.js";
 import { button, field, link } from "./dom.js";
 import { LABELS, clock, isRunning, remaining, size } from "./format.js";
 
@@ -95,6 +95,18 @@ async function follow(row, job) {
   }
 }
 
+// The job a finished resumable upload became; a lost connection or a busy server is waited out.
+async function fetchJob(id) {
+  for (let delay = FIRST_FOLLOW_MS; ; delay = Math.min(delay * 2, 10 * FOLLOW_MS)) {
+    try {
+      return await api("GET", `jobs/${id}`);
+    } catch (error) {
+      if (!(error instanceof ApiError) || (error.status !== 0 && error.status !== 503)) throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+}
+
 function start(file) {
   const row = rowTemplate.content.firstElementChild.cloneNode(true);
   field(row, "name").textContent = file.name;
@@ -106,10 +118,16 @@ function start(file) {
   uploads.prepend(row);
 
   const began = performance.now();
-  const sending = upload(file, optionFields(), (loaded, total) => {
+  let resumedAt = null;
+  const fields = optionFields();
+  // An image of one's own travels as a file part: that upload goes as one multipart request.
+  const resumable = fields.every(([, value]) => typeof value === "string");
+  const send = resumable ? resumableUpload : upload;
+  const sending = send(file, fields, (loaded, total) => {
+    resumedAt ??= loaded;
     progress.value = total ? (loaded / total) * 100 : 0;
     const seconds = (performance.now() - began) / 1000;
-    const speed = seconds > 0 ? loaded / seconds : 0;
+    const speed = seconds > 0 ? (loaded - resumedAt) / seconds : 0;
     const parts = [`${size(loaded)} of ${size(total)}`];
     if (speed > 0 && loaded < total) parts.push(`${size(speed)}/s`, remaining((total - loaded) / speed));
     facts.textContent = parts.join(" · ");
@@ -118,7 +136,8 @@ function start(file) {
     button("Cancel", `Cancel upload of ${file.name}`, sending.abort),
   );
 
-  sending.done.then(
+  const job = resumable ? sending.done.then(fetchJob) : sending.done;
+  job.then(
     (job) => follow(row, job),
     (error) => {
       progress.hidden = true;
@@ -161,3 +180,10 @@ for (const type of ["dragover", "drop"]) {
   window.addEventListener(type, (event) => event.preventDefault());
 }
 syncChoices();
+interruptedUploads().then((unfinished) => {
+  const note = document.getElementById("interrupted");
+  if (!unfinished.length) return;
+  const names = unfinished.map(({ name, size: bytes }) => `${name} (${size(bytes)})`).join(", ");
+  note.textContent = `Not finished: ${names}. Choose the same file again to go on where it stopped.`;
+  note.hidden = false;
+});
