@@ -41,6 +41,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index("ix_uploads_expires_at", table_name="uploads")
-    op.drop_index("ix_uploads_user_id", table_name="uploads")
+    # Its indexes go with it (MariaDB refuses to drop the one its foreign key uses first).
     op.drop_table("uploads")

@@ -177,21 +177,6 @@ def digest(stream: Readable, chunk_size: int = DEFAULT_CHUNK_SIZE) -> tuple[int,
     return size, hasher.hexdigest()
 
 
-class LimitedReader:
-    """A reader over the first `limit` bytes of `stream`."""
-
-    def __init__(self, stream: Readable, limit: int) -> None:
-        self._stream = stream
-        self.remaining = limit
-
-    def read(self, n: int = -1, /) -> bytes:
-        if n is None or n < 0 or n > self.remaining:
-            n = self.remaining
-        data = self._stream.read(n) if n else b""
-        self.remaining -= len(data)
-        return data
-
-
 class BlobStore(abc.ABC):
     """Streamed blob storage in two buckets; see the module docstring for the error contract."""
 
