@@ -197,14 +197,14 @@ class TusUploadResource(_TusResource):
                 raise Problem(
                     falcon.HTTP_415, "the file is not a video or audio file this service can read"
                 )
-            request = self._jobs.parse(fields)
+            self._jobs.create_job_from_blob(upload_id, owner, stored, self._jobs.parse(fields))
         except BaseException:
+            # The client's next HEAD gets 404 and it starts over: better than a stuck upload.
             self._jobs.discard(upload_id)
             self._store.discard_append("videos", upload_id)
             with session_scope(self._sessions) as session:
                 uploads.forget(session, upload_id)
             raise
-        self._jobs.create_job_from_blob(upload_id, owner, stored, request)
         lock.release(length, finished=True, expiry_seconds=self._settings.upload_expiry_seconds)
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, upload_id) -> None:
