@@ -1,14 +1,16 @@
 """Measure the web worker's peak memory and speed for big uploads into GridFS.
 
 For each size (default 100 MiB and 1 GiB) a fresh `vid2mp3 serve` (one gunicorn worker) takes a
-streamed multipart upload; the worker's peak RSS (VmHWM, counted afresh after the login, whose
-argon2id hash takes 64 MiB for a moment) is read after the upload. The 1 GiB upload's time is
-compared with writing the same bytes straight through the blob store's API in the same run.
+streamed multipart upload (or, with `--tus`, a resumable upload: POST /files then one PATCH);
+the worker's peak RSS (VmHWM, counted afresh after the login, whose argon2id hash takes 64 MiB
+for a moment) is read after the upload. The 1 GiB upload's time is compared with writing the
+same bytes straight through the blob store's API in the same run.
 Then a fresh `vid2mp3 serve --workers 2` takes `--concurrent` uploads of `--concurrent-mb` MB at
 once (default 10 of 45 MB) and the peak RSS of each worker is reported.
 Backing services: a secantusdb server started here, SQLite, the stub broker.
 
-    python bench/upload_memory.py [--sizes-mib 100 1024] [--concurrent 10 --concurrent-mb 45]
+    python bench/upload_memory.py [--sizes-mib 100 1024] [--tus]
+                                  [--concurrent 10 --concurrent-mb 45]
 """
 
 from __future__ import annotations
@@ -129,6 +131,33 @@ def upload(port: int, token: str, size: int) -> float:
     return elapsed, json.loads(text)["id"]
 
 
+def tus_upload(port: int, token: str, size: int) -> float:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    auth = {"Authorization": f"Bearer {token}", "Tus-Resumable": "1.0.0"}
+    started = time.perf_counter()
+    connection.request("POST", "/files", headers={**auth, "Upload-Length": str(size)})
+    created = connection.getresponse()
+    created.read()
+    location = created.getheader("Location")
+    connection.request(
+        "PATCH",
+        location,
+        body=payload(size),
+        headers={
+            **auth,
+            "Upload-Offset": "0",
+            "Content-Type": "application/offset+octet-stream",
+            "Content-Length": str(size),
+        },
+    )
+    response = connection.getresponse()
+    elapsed = time.perf_counter() - started
+    text = response.read()
+    if response.status != 204:
+        raise RuntimeError(f"tus upload failed: {response.status} {text[:300]!r}")
+    return elapsed, location.rsplit("/", 1)[1]
+
+
 def login(port: int, email: str, password: str) -> str:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     credentials = base64.b64encode(f"{email}:{password}".encode()).decode()
@@ -141,6 +170,7 @@ def main() -> int:
     parser.add_argument("--sizes-mib", type=int, nargs="+", default=[100, 1024])
     parser.add_argument("--concurrent", type=int, default=10, help="uploads at once (0: skip)")
     parser.add_argument("--concurrent-mb", type=int, default=45, help="size of each, MB")
+    parser.add_argument("--tus", action="store_true", help="upload over tus (POST /files, PATCH)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="vid2mp3-bench-"))
     mongo_port = free_port()
@@ -192,7 +222,8 @@ def main() -> int:
                 token = login(port, email, password)
                 reset_peak(pid)
                 baseline_rss = vm_hwm_mib(pid)
-                seconds, job_id = upload(port, token, size_mib * MIB)
+                send = tus_upload if args.tus else upload
+                seconds, job_id = send(port, token, size_mib * MIB)
                 rows.append((size_mib, seconds, baseline_rss, vm_hwm_mib(pid)))
                 delete_blob(env["STORAGE_URL"], job_id)
             finally:

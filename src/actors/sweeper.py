@@ -1,8 +1,10 @@
-"""Housekeeping on a timer in each worker process: stuck jobs, dead workers' folders, throttles.
+"""Housekeeping on a timer in each worker process: stuck jobs, dead workers' folders, throttles,
+abandoned uploads.
 
 Every min(60, STUCK_JOB_SECONDS / 4) seconds: re-send the message of jobs stuck without progress
 (`core.jobs.sweep_stuck_jobs`, safe in many workers at once), remove the temp folders of
-workers that died, and delete `login_throttle` rows whose window and lock ended long ago.
+workers that died, delete `login_throttle` rows whose window and lock ended long ago, and
+remove resumable uploads that expired (`core.uploads.sweep_expired`) with their bytes.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Callable
 from actors.errors import describe_error
 from actors.runtime import Runtime
 from actors.workdir import reap_orphans
-from core import throttle
+from core import throttle, uploads
 from core.jobs import sweep_stuck_jobs
 from core.states import Step
 
@@ -50,6 +52,7 @@ class Sweeper(threading.Thread):
             # A row older than one lockout holds neither a lock nor a window that still counts.
             throttle.purge(session, older_than_seconds=settings.login_lockout_seconds)
             session.commit()
+        uploads.sweep_expired(self.runtime.sessions, self.runtime.store)
 
     def stop(self) -> None:
         self._stop_event.set()

@@ -1,4 +1,4 @@
-"""Define the database tables: users, jobs, job events, workers, login throttling and tokens."""
+"""Define the database tables: users, jobs, events, workers, throttling, tokens, uploads."""
 
 from __future__ import annotations
 
@@ -224,3 +224,27 @@ class WorkerProcess(Base):
     last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     jobs_done: Mapped[int] = mapped_column(Integer, default=0)
     jobs_failed: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Upload(Base):
+    """A resumable (tus) upload: how many bytes arrived, its lock and when it is given up.
+
+    Its id becomes the job's id and the video blob's id once the last byte is in.
+    """
+
+    __tablename__ = "uploads"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_job_id)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    length: Mapped[int] = mapped_column(BigInteger)
+    received: Mapped[int] = mapped_column(BigInteger, default=0)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str | None] = mapped_column(String(127))
+    # The job's fields from Upload-Metadata: conversion options, keep_video, webhook_url.
+    fields: Mapped[dict[str, str]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The writer holding the upload (core.uploads): a random token and when its hold lapses.
+    lock_token: Mapped[str | None] = mapped_column(String(32))
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -74,6 +74,8 @@ class Settings:
     # Fair sharing (core.fairqueue): convert messages go out per user, at most this many each.
     fair_queue: bool = True
     user_convert_limit: int = 0  # 0: as many as the live workers have conversion slots
+    # A resumable upload without progress for this long expires and the sweeper removes it.
+    upload_expiry_seconds: int = 86400
     # OpenID Connect single sign-on (core.sso); off while OIDC_ISSUER is empty.
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
@@ -139,6 +141,7 @@ class Settings:
             worker_prune_seconds=env.float("WORKER_PRUNE_SECONDS", 86400.0, low=1.0),
             fair_queue=env.bool("FAIR_QUEUE", True),
             user_convert_limit=env.int("USER_CONVERT_LIMIT", 0, low=0),
+            upload_expiry_seconds=env.int("UPLOAD_EXPIRY_SECONDS", 86400, low=60),
             oidc_issuer=env.url("OIDC_ISSUER", "", ("http", "https")).rstrip("/") or None,
             oidc_client_id=env.str("OIDC_CLIENT_ID", "") or None,
             oidc_client_secret=env.secret("OIDC_CLIENT_SECRET"),

@@ -1,7 +1,9 @@
 """`vid2mp3 submit`: log in, upload a file with a progress bar, wait for the job, fetch the MP3.
 
 A personal access token (`--token` or VID2MP3_TOKEN, scopes read and upload) replaces the login.
-Only the file's audio is uploaded when that is smaller (`--whole-file` sends everything).
+The upload goes over tus (`vid2mp3.resumable`): run the same command again after an
+interruption and it sends only what the server does not have yet. Only the file's audio is
+uploaded when that is smaller (`--whole-file` sends everything).
 
 Standard library and the bundled ffmpeg only, so the client works anywhere the package installs.
 """
@@ -16,11 +18,11 @@ import json
 import os
 import sys
 import time
-import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from conversion.cli import ProgressBar
+from vid2mp3 import resumable
 from vid2mp3.audio_only import smaller_audio
 
 CHUNK = 1 << 20
@@ -44,7 +46,30 @@ class Connection:
         self._connect = lambda: factory(parts.hostname, parts.port, timeout=60)
         # A service under a path prefix (https://host/vid2mp3): every path goes below it.
         self._root = parts.path.rstrip("/")
+        self.base = f"{parts.scheme}://{parts.netloc}{self._root}"
         self.token: str | None = None
+
+    def exchange(self, method: str, path: str, headers=None, body=None):
+        """Send one request; return (status, headers with lower-case names, body), any status.
+
+        A lost connection raises OSError (http.client's errors are OSErrors or turned into one).
+        """
+        path = urlsplit(path).path or path  # a Location may be absolute
+        if not path.startswith(self._root + "/"):  # an app path, not a Location the server gave
+            path = self._root + path
+        connection = self._connect()
+        headers = dict(headers or {})
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        try:
+            connection.request(method, path, body=body, headers=headers)
+            response = connection.getresponse()
+            data = response.read()
+        except http.client.HTTPException as error:
+            raise OSError(f"the connection broke: {type(error).__name__}") from error
+        finally:
+            connection.close()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, data
 
     def request(self, method: str, path: str, headers=None, body=None):
         connection = self._connect()
@@ -87,14 +112,14 @@ def submit(
         if not server.token:
             server.token = _log_in(server, user)
         with contextlib.nullcontext(source) if whole_file else smaller_audio(source) as sent:
-            job = _upload(server, sent, source.name)
-        job = _wait(server, job["id"])
+            job_id = _upload(server, sent, source)
+        job = _wait(server, job_id)
         if job["state"] != "done":
             print(f"vid2mp3: job {job['id']} {job['state']}: {job.get('reason')}", file=sys.stderr)
             return 1
         target = Path(output) if output else source.with_suffix(".mp3")
         _download(server, job, target)
-    except (ClientError, OSError) as error:
+    except (ClientError, resumable.UploadRefused, OSError) as error:
         print(f"vid2mp3: {error}", file=sys.stderr)
         return 1
     print(f"saved {target}", file=sys.stderr)
@@ -108,36 +133,23 @@ def _log_in(server: Connection, user: str | None) -> str:
     return server.json("POST", "/login", {"Authorization": f"Basic {credentials}"})["access_token"]
 
 
-def _upload(server: Connection, source: Path, name: str) -> dict:
-    boundary = uuid.uuid4().hex
-    head = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
-        f'filename="{_quoted(name)}"\r\n'
-        "Content-Type: application/octet-stream\r\n\r\n"
-    ).encode()
-    tail = f"\r\n--{boundary}--\r\n".encode()
-    size = source.stat().st_size
-    if source.name != name:
-        print(f"sending the audio only: {size} bytes", file=sys.stderr)
+def _upload(server: Connection, sent: Path, origin: Path) -> str:
+    """Send `sent` (`origin` or its audio) over tus under `origin`'s name, resuming an
+    interrupted run; return the job's id."""
+    if sent != origin:
+        print(f"sending the audio only: {sent.stat().st_size} bytes", file=sys.stderr)
     bar = _bar("upload")
-
-    def body():
-        yield head
-        sent = 0
-        with source.open("rb") as stream:
-            while chunk := stream.read(CHUNK):
-                sent += len(chunk)
-                bar.update(0, 100 * sent / max(size, 1))
-                yield chunk
-        yield tail
-
-    headers = {
-        "Content-Type": f"multipart/form-data; boundary={boundary}",
-        "Content-Length": str(len(head) + size + len(tail)),
-    }
-    job = server.json("POST", "/upload", headers, body())
+    job_id = resumable.upload(
+        server.exchange,
+        server.base,
+        sent,
+        {"filename": origin.name},
+        resumable.UploadState(),
+        lambda done, total: bar.update(0, 100 * done / max(total, 1)),
+        origin,
+    )
     bar.close()
-    return job
+    return job_id
 
 
 def _wait(server: Connection, job_id: str) -> dict:
@@ -172,11 +184,6 @@ def _download(server: Connection, job: dict, target: Path) -> None:
 
 def _bar(label: str) -> ProgressBar:
     return ProgressBar(1, sys.stderr, enabled=True, label=label)
-
-
-def _quoted(name: str) -> str:
-    # Browsers send the UTF-8 name inside quotes, escaping only quotes and line breaks.
-    return name.replace('"', "%22").replace("\r", "").replace("\n", "")
 
 
 def _problem_detail(response) -> str:

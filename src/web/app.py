@@ -24,9 +24,11 @@ from web.resources.health import LivenessResource, ReadinessResource
 from web.resources.jobs import JobNotifyResource, JobResource, JobRetryResource, JobsResource
 from web.resources.login import LoginResource, ValidateResource
 from web.resources.oidc import OidcCallbackResource, OidcLoginResource
+from web.resources.tus import TusHeaderMiddleware, TusUploadResource, TusUploadsResource
 from web.resources.upload import UploadResource
 from web.resources.waveform import JobWaveformResource
 from web.ui import install as install_ui
+from web.upload_jobs import UploadJobs
 
 
 def create_app(
@@ -49,7 +51,7 @@ def create_app(
     """
     browser = BrowserSession(settings, tokens)
     auth = AuthMiddleware(tokens, sessions, browser)
-    app = falcon.App(middleware=[MetricsMiddleware(), auth])
+    app = falcon.App(middleware=[MetricsMiddleware(), auth, TusHeaderMiddleware()])
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
 
@@ -69,7 +71,12 @@ def create_app(
     app.add_route("/metrics", MetricsResource(sessions, queues))
     app.add_route("/login", LoginResource(settings, sessions, tokens))
     app.add_route("/validate", ValidateResource())
-    app.add_route("/upload", UploadResource(settings, sessions, store, enqueue))
+    upload_jobs = UploadJobs(settings, sessions, store, enqueue)
+    app.add_route("/upload", UploadResource(settings, store, upload_jobs))
+    app.add_route("/files", TusUploadsResource(settings, sessions, store, upload_jobs))
+    app.add_route(
+        "/files/{upload_id:uuid}", TusUploadResource(settings, sessions, store, upload_jobs)
+    )
     app.add_route("/jobs", JobsResource(settings, sessions))
     app.add_route("/jobs/{job_id:uuid}", JobResource(settings, sessions, store))
     app.add_route("/jobs/{job_id:uuid}/retry", JobRetryResource(sessions, enqueue))

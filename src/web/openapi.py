@@ -76,12 +76,25 @@ _ERRORS = {
         ("WWW-Authenticate",),
     ),
     404: ("NotFound", "No such resource, or it belongs to someone else.", ()),
-    409: ("Conflict", "The resource is not in a state that allows this.", ()),
+    409: (
+        "Conflict",
+        "The resource is not in a state that allows this (tus: `Upload-Offset` is not the "
+        "upload's; the right one is in the `Upload-Offset` header).",
+        ("Upload-Offset",),
+    ),
+    410: ("Gone", "The resumable upload expired; start again.", ()),
+    412: ("PreconditionFailed", "Not `Tus-Resumable: 1.0.0`.", ("Tus-Version",)),
     413: ("PayloadTooLarge", "The upload is larger than the limit (`limit` in the body).", ()),
-    415: ("UnsupportedMediaType", "Not multipart/form-data, or not a media file.", ()),
+    415: (
+        "UnsupportedMediaType",
+        "Not multipart/form-data (or application/offset+octet-stream for tus), or not media.",
+        (),
+    ),
     416: ("RangeNotSatisfiable", "The Range lies outside the file.", ("Content-Range",)),
     422: ("UnprocessableContent", "An invalid option; `field` names it.", ()),
+    423: ("Locked", "Another request is writing to this resumable upload; retry.", ()),
     429: ("TooManyRequests", "Throttled login or storage quota used up.", ("Retry-After",)),
+    460: ("ChecksumMismatch", "The bytes do not match `Upload-Checksum`; they were dropped.", ()),
     503: ("ServiceUnavailable", "A backing service is down; try again.", ("Retry-After",)),
 }
 _HEADERS = {
@@ -89,6 +102,8 @@ _HEADERS = {
     "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}},
     "Content-Range": {"description": "`bytes */SIZE`", "schema": {"type": "string"}},
     "Location": {"description": "Where the new resource is", "schema": {"type": "string"}},
+    "Upload-Offset": {"description": "The upload's offset", "schema": {"type": "integer"}},
+    "Tus-Version": {"description": "The tus versions served", "schema": {"type": "string"}},
 }
 
 
@@ -190,6 +205,155 @@ def _mp3_operations(operation_id: str, summary: str, errors=(404, 416, 503), **e
     head["summary"] = f"{summary} (headers only)"
     return {"get": get, "head": head}
 
+
+_TUS_RESUMABLE = {
+    "name": "Tus-Resumable",
+    "in": "header",
+    "required": True,
+    "description": "The tus protocol version; other values get 412.",
+    "schema": {"type": "string", "enum": ["1.0.0"]},
+}
+_UPLOAD_ID = _path_param(
+    "upload_id", "The upload's id (32 hexadecimal digits); the job it becomes has the same id."
+)
+_BYTES = {"type": "integer", "minimum": 0}
+_TUS_HEADERS = {
+    "Tus-Resumable": {"description": "`1.0.0`", "schema": STRING, "required": True},
+}
+_UPLOAD_EXPIRES = {
+    "description": "When the unfinished upload expires (HTTP date)",
+    "schema": STRING,
+}
+
+
+def _tus_options(operation_id: str, errors: tuple[int, ...] = ()) -> dict:
+    return _operation(
+        operation_id,
+        "The tus server's version, extensions, size limit and checksum algorithms",
+        "uploads",
+        {
+            "204": {
+                "description": "What the server supports.",
+                "headers": {
+                    "Tus-Version": {"schema": STRING, "required": True},
+                    "Tus-Extension": {"schema": STRING, "required": True},
+                    "Tus-Max-Size": {"schema": _BYTES, "required": True},
+                    "Tus-Checksum-Algorithm": {"schema": STRING, "required": True},
+                },
+            }
+        },
+        public=True,
+        errors=errors,
+    )
+
+
+_TUS_PATHS = {
+    "/files": {
+        "options": _tus_options("tusOptions"),
+        "post": _operation(
+            "createUpload",
+            "Create a resumable upload (tus 1.0 creation)",
+            "uploads",
+            {
+                "201": {
+                    "description": "The upload; send its bytes with PATCH to `Location`.",
+                    "headers": {
+                        **_TUS_HEADERS,
+                        "Location": {**_HEADERS["Location"], "required": True},
+                        "Upload-Expires": {**_UPLOAD_EXPIRES, "required": True},
+                    },
+                }
+            },
+            errors=(400, 412, 413, 422, 429, 503),
+            parameters=[
+                _TUS_RESUMABLE,
+                {
+                    "name": "Upload-Length",
+                    "in": "header",
+                    "required": True,
+                    "description": "The file's size in bytes.",
+                    "schema": _BYTES,
+                },
+                _header_param(
+                    "Upload-Metadata",
+                    "Comma-separated `key base64(value)` pairs: `filename`, `filetype`, and "
+                    "the fields `POST /upload` takes (conversion options, `keep_video`, "
+                    "`webhook_url`).",
+                ),
+            ],
+        ),
+    },
+    "/files/{upload_id}": {
+        "parameters": [_UPLOAD_ID],
+        "options": _tus_options("tusUploadOptions", errors=(404,)),
+        "head": _operation(
+            "uploadOffset",
+            "How many bytes of the upload arrived (tus HEAD)",
+            "uploads",
+            {
+                "200": {
+                    "description": "The offset; resume from there.",
+                    "headers": {
+                        **_TUS_HEADERS,
+                        "Upload-Offset": {"schema": _BYTES, "required": True},
+                        "Upload-Length": {"schema": _BYTES, "required": True},
+                        "Upload-Metadata": {"schema": STRING},
+                        "Upload-Expires": _UPLOAD_EXPIRES,
+                    },
+                }
+            },
+            errors=(404, 410, 412, 503),
+            parameters=[_TUS_RESUMABLE],
+        ),
+        "patch": _operation(
+            "appendUpload",
+            "Send bytes of the upload from `Upload-Offset` (tus PATCH); the last byte queues "
+            "the job",
+            "uploads",
+            {
+                "204": {
+                    "description": "Stored; the new offset (the job exists once it equals the "
+                    "length).",
+                    "headers": {
+                        **_TUS_HEADERS,
+                        "Upload-Offset": {"schema": _BYTES, "required": True},
+                        "Upload-Expires": _UPLOAD_EXPIRES,
+                    },
+                }
+            },
+            errors=(400, 404, 409, 410, 412, 413, 415, 422, 423, 460, 503),
+            parameters=[
+                _TUS_RESUMABLE,
+                {
+                    "name": "Upload-Offset",
+                    "in": "header",
+                    "required": True,
+                    "description": "Where these bytes start; must equal the upload's offset.",
+                    "schema": _BYTES,
+                },
+                _header_param(
+                    "Upload-Checksum", "`sha1 BASE64` or `sha256 BASE64` of this request's bytes."
+                ),
+            ],
+            requestBody={
+                "required": True,
+                "content": {
+                    "application/offset+octet-stream": {
+                        "schema": {"type": "string", "format": "binary"}
+                    }
+                },
+            },
+        ),
+        "delete": _operation(
+            "terminateUpload",
+            "Give up an upload (tus termination); a finished upload's job stays",
+            "uploads",
+            {"204": {"description": "Gone.", "headers": _TUS_HEADERS}},
+            errors=(404, 410, 412, 423, 503),
+            parameters=[_TUS_RESUMABLE],
+        ),
+    },
+}
 
 _PATHS = {
     "/healthz": {
@@ -650,6 +814,7 @@ DOCUMENT = {
     "tags": [
         {"name": "auth", "description": "Tokens"},
         {"name": "jobs", "description": "Uploads and conversions"},
+        {"name": "uploads", "description": "Resumable uploads (tus 1.0) that become jobs"},
         {"name": "files", "description": "MP3s and their waveforms"},
         {"name": "account", "description": "Personal access tokens"},
         {"name": "operations", "description": "Probes and metrics"},
@@ -657,7 +822,7 @@ DOCUMENT = {
         {"name": "admin", "description": "The admin dashboard's JSON (an admin's login)"},
     ],
     "security": [{"bearerAuth": []}],
-    "paths": _PATHS,
+    "paths": {**_PATHS, **_TUS_PATHS},
     "components": {
         "securitySchemes": {
             "bearerAuth": {

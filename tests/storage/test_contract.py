@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import os
 import threading
 import time
@@ -388,3 +389,80 @@ def test_metadata_the_backend_cannot_store_is_a_value_error(store, leftovers):
     with pytest.raises(ValueError):
         put_bytes(store, "videos", "meta", b"x", metadata={"when": object()})
     assert leftovers("videos") == []
+
+
+# -- resumable writing: append, finish_append, discard_append -----------------------------------
+
+
+def test_appended_pieces_become_the_blob(store, big_data, leftovers):
+    data = big_data[: 3 * 1024 * 1024 + 12_345]
+    # Piece boundaries that fall inside GridFS chunks and inside our read size.
+    cuts = [0, 1, 100_000, 261_120, 261_121, 2_000_003, len(data)]
+    end = 0
+    for start, stop in itertools.pairwise(cuts):
+        assert start == end
+        end = store.append("videos", "resumed", start, PieceReader(data[start:stop], 70_000))
+        assert end == stop
+    with pytest.raises(BlobNotFound):
+        store.info("videos", "resumed")  # not a blob until it is finished
+    info = store.finish_append(
+        "videos", "resumed", len(data), filename="a.mp4", metadata={"owner": 7}
+    )
+    assert (info.size, info.filename, info.metadata) == (len(data), "a.mp4", {"owner": 7})
+    assert info.sha256 == hashlib.sha256(data).hexdigest()
+    assert read_all(store, "videos", "resumed") == data
+    assert read_all(store, "videos", "resumed", 261_000, 262_000) == data[261_000:262_000]
+    assert store.info("videos", "resumed").sha256 == info.sha256
+
+
+def test_bytes_past_the_recorded_offset_are_overwritten_and_cut_off(store, leftovers):
+    data = os.urandom(600_000)
+    store.append("videos", "redo", 0, io.BytesIO(data[:400_000]))
+    # A refused piece wrote garbage past 300_000; the caller recorded 300_000 and goes on there.
+    store.append("videos", "redo", 300_000, io.BytesIO(os.urandom(250_000)))
+    store.append("videos", "redo", 300_000, io.BytesIO(data[300_000:500_000]))
+    store.append("videos", "redo", 500_000, io.BytesIO(b"x" * 90_000))  # refused again
+    info = store.finish_append("videos", "redo", 500_000, filename="r.bin")
+    assert read_all(store, "videos", "redo") == data[:500_000]
+    assert info.sha256 == hashlib.sha256(data[:500_000]).hexdigest()
+    store.delete("videos", "redo")
+    assert leftovers("videos") == []
+
+
+def test_an_interrupted_piece_keeps_what_arrived(store):
+    data = os.urandom(700_000)
+    with pytest.raises(OSError):
+        store.append("videos", "cut", 0, PieceReader(data, 100_000, fail_after=300_000))
+    store.append("videos", "cut", 300_000, io.BytesIO(data[300_000:]))
+    store.finish_append("videos", "cut", len(data), filename="c.bin")
+    assert read_all(store, "videos", "cut") == data
+
+
+def test_append_and_finish_refuse_gaps(store):
+    with pytest.raises(StorageError):
+        store.append("videos", "gap", 10, io.BytesIO(b"late"))
+    store.append("videos", "gap", 0, io.BytesIO(b"12345"))
+    with pytest.raises(StorageError):
+        store.finish_append("videos", "gap", 6, filename="g.bin")
+    with pytest.raises(StorageError):
+        store.finish_append("videos", "never-written", 5, filename="n.bin")
+
+
+def test_append_on_a_finished_blob_is_refused(store):
+    put_bytes(store, "videos", "taken", b"old")
+    with pytest.raises(BlobExists):
+        store.append("videos", "taken", 0, io.BytesIO(b"new"))
+    assert read_all(store, "videos", "taken") == b"old"
+
+
+def test_discard_append_drops_only_unfinished_bytes(store, leftovers):
+    store.append("videos", "gone", 0, io.BytesIO(os.urandom(300_000)))
+    store.discard_append("videos", "gone")
+    assert leftovers("videos") == []
+    with pytest.raises(StorageError):
+        store.finish_append("videos", "gone", 300_000, filename="g.bin")
+    store.append("videos", "kept", 0, io.BytesIO(b"abc"))
+    store.finish_append("videos", "kept", 3, filename="k.bin")
+    store.discard_append("videos", "kept")
+    store.discard_append("videos", "../bad id")
+    assert read_all(store, "videos", "kept") == b"abc"

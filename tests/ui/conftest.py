@@ -38,6 +38,11 @@ class Service:
         self.env = env
         self.admin = admin
 
+    @property
+    def data_dir(self) -> Path:
+        """Return the service's DATA_DIR (its blobs are in the `blobs` folder there)."""
+        return Path(self.env["DATA_DIR"])
+
     def create_user(self, *, admin: bool = False) -> str:
         """Create an account with PASSWORD through the command line; return its e-mail."""
         email = f"user-{uuid.uuid4().hex[:8]}@example.com"

@@ -15,6 +15,12 @@ Exceptions, and what a caller should do with them:
 - `BlobTooLarge`: the source stream went over `max_bytes`; nothing was kept (HTTP 413).
 - `BlobExists`: `put` without `replace=True` on an id that is taken.
 - `ValueError`: a programming error (unknown bucket, invalid id passed to `put`, bad range).
+
+Resumable uploads write a blob in pieces over many requests: `append` writes a piece at the
+offset the caller has recorded, `finish_append` turns the pieces into the blob, and
+`discard_append` drops an unfinished one. The caller's record (a database row) is the truth
+about how many bytes are good: whatever an interrupted or refused piece left past that offset is
+overwritten by the next `append` and cut off by `finish_append`.
 """
 
 from __future__ import annotations
@@ -120,6 +126,13 @@ def check_readable(bucket: str, blob_id: object) -> None:
         raise BlobNotFound(bucket, blob_id)
 
 
+def check_append_args(bucket: str, blob_id: str, offset: int) -> None:
+    """Validate the arguments of `append` and `finish_append` (ValueError when wrong)."""
+    check_put_args(bucket, blob_id, None, 1)
+    if offset < 0:
+        raise ValueError("offset must be >= 0")
+
+
 def check_range(start: int, end: int | None) -> None:
     """Validate an `open_range` request (end exclusive; None means to the end)."""
     if start < 0:
@@ -129,7 +142,7 @@ def check_range(start: int, end: int | None) -> None:
 
 
 def read_chunks(
-    stream: Readable, chunk_size: int, max_bytes: int | None, hasher: Any
+    stream: Readable, chunk_size: int, max_bytes: int | None = None, hasher: Any = None
 ) -> Iterator[bytes]:
     """Yield the source's bytes in pieces of at most `chunk_size`, hashing them as they pass.
 
@@ -146,12 +159,22 @@ def read_chunks(
         total += len(data)
         if max_bytes is not None and total > max_bytes:
             raise BlobTooLarge(max_bytes)
-        hasher.update(data)
+        if hasher is not None:
+            hasher.update(data)
         yield bytes(data)
 
 
 def new_hasher() -> Any:
     return hashlib.sha256()
+
+
+def digest(stream: Readable, chunk_size: int = DEFAULT_CHUNK_SIZE) -> tuple[int, str]:
+    """Read `stream` to its end; return its length and the hex sha256 of its bytes."""
+    hasher = new_hasher()
+    size = 0
+    for data in read_chunks(stream, chunk_size, None, hasher):
+        size += len(data)
+    return size, hasher.hexdigest()
 
 
 class BlobStore(abc.ABC):
@@ -177,6 +200,45 @@ class BlobStore(abc.ABC):
         from the source (client disconnect...) → the partial blob is removed and the exception
         re-raised. An existing id → BlobExists, unless `replace=True`.
         """
+
+    @abc.abstractmethod
+    def append(
+        self,
+        bucket: str,
+        blob_id: str,
+        offset: int,
+        stream: Readable | BinaryIO,
+        *,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+    ) -> int:
+        """Write `stream` into the unfinished blob `blob_id` from `offset`; return the new end.
+
+        The bytes before `offset` must have been appended earlier (StorageError otherwise);
+        an id that is already a finished blob raises BlobExists.
+        Reads `chunk_size` bytes at a time and keeps no more than about one chunk in memory.
+        Exceptions from the source propagate; the bytes already written stay, and count only
+        once the caller records a new offset.
+        """
+
+    @abc.abstractmethod
+    def finish_append(
+        self,
+        bucket: str,
+        blob_id: str,
+        size: int,
+        *,
+        filename: str,
+        content_type: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> BlobInfo:
+        """Make the first `size` appended bytes the blob `blob_id` (its sha256 read once more).
+
+        StorageError if fewer bytes were appended; BlobExists if the id is taken.
+        """
+
+    @abc.abstractmethod
+    def discard_append(self, bucket: str, blob_id: str) -> None:
+        """Drop the appended bytes of an unfinished blob; a finished blob is left alone."""
 
     @abc.abstractmethod
     def info(self, bucket: str, blob_id: str) -> BlobInfo:

@@ -19,6 +19,11 @@ blob. The swap itself is not atomic (MongoDB has no multi-document atomicity her
 BlobNotFound for the few milliseconds it takes, and a crash in the middle leaves the blob missing,
 which is why `replace` is meant for idempotent writers that simply run again.
 
+Resumable writes (`append`) put GridFS chunks straight into `<bucket>.chunks` under the blob's
+id, each at its number n (offset // chunk size), rewriting the last, partly filled chunk when
+the next piece starts inside it; `finish_append` drops chunks past the end, hashes the chunks in
+order and inserts the files document, which makes the blob exist for readers.
+
 Errors from pymongo (server selection timeout, lost connection, any other driver error) become
 `StorageError` whose message names the error class only (never the URL, which may hold a password).
 """
@@ -47,6 +52,7 @@ from .base import (
     BlobStore,
     Readable,
     StorageError,
+    check_append_args,
     check_bucket,
     check_put_args,
     check_range,
@@ -64,11 +70,22 @@ SERVER_SELECTION_TIMEOUT_MS = 3000
 # A server that stops answering mid-operation: the operation fails (503) instead of hanging.
 SOCKET_TIMEOUT_MS = 10_000
 PING_TIMEOUT_S = 3.0
+# The chunk size of blobs written by `append` (GridFS's default, as `put` uses).
+GRID_CHUNK = gridfs.DEFAULT_CHUNK_SIZE
 _TMP_SEP = "~"  # not a valid blob-id character, so temporary ids never clash with real ones
 
 
 def _unavailable(exc: PyMongoError) -> StorageError:
     return StorageError(f"MongoDB storage failed: {type(exc).__name__}")
+
+
+def _bson_metadata(metadata: dict[str, Any] | None) -> dict[str, Any]:
+    metadata = dict(metadata or {})
+    try:
+        bson.encode(metadata)
+    except (bson.errors.InvalidDocument, TypeError, OverflowError) as exc:
+        raise ValueError(f"metadata cannot be stored in MongoDB: {exc}") from None
+    return metadata
 
 
 class GridFSStore(BlobStore):
@@ -148,10 +165,7 @@ class GridFSStore(BlobStore):
         replace: bool = False,
     ) -> BlobInfo:
         check_put_args(bucket, blob_id, max_bytes, chunk_size)
-        try:
-            bson.encode(dict(metadata or {}))
-        except (bson.errors.InvalidDocument, TypeError, OverflowError) as exc:
-            raise ValueError(f"metadata cannot be stored in MongoDB: {exc}") from None
+        _bson_metadata(metadata)
         try:
             exists = self._files(bucket).find_one({"_id": blob_id}, {"_id": 1}) is not None
         except PyMongoError as exc:
@@ -250,6 +264,112 @@ class GridFSStore(BlobStore):
         except PyMongoError as exc:
             raise _unavailable(exc) from exc
         doc["uploadDate"] = full["uploadDate"]
+
+    # -- resumable writing ---------------------------------------------------------------------
+
+    def _write_chunk(self, bucket: str, blob_id: str, n: int, data: bytes | bytearray) -> None:
+        self._chunks(bucket).replace_one(
+            {"files_id": blob_id, "n": n},
+            {"files_id": blob_id, "n": n, "data": bson.Binary(bytes(data))},
+            upsert=True,
+        )
+
+    def append(
+        self,
+        bucket: str,
+        blob_id: str,
+        offset: int,
+        stream: Readable | BinaryIO,
+        *,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+    ) -> int:
+        check_append_args(bucket, blob_id, offset)
+        n, keep = divmod(offset, GRID_CHUNK)
+        try:
+            self._ensure_indexes(bucket)
+            if self._files(bucket).find_one({"_id": blob_id}, {"_id": 1}) is not None:
+                raise BlobExists(bucket, blob_id)  # its chunks are a finished blob's
+            pending = bytearray()
+            if offset:
+                before = (offset - 1) // GRID_CHUNK
+                last = self._chunks(bucket).find_one({"files_id": blob_id, "n": before})
+                if last is None or len(last["data"]) < offset - before * GRID_CHUNK:
+                    raise StorageError(f"unfinished blob {blob_id!r} has fewer than {offset} bytes")
+                # A partly filled last chunk is rewritten with the new bytes after its own.
+                pending += last["data"][:keep]
+            end = offset
+            try:
+                for data in read_chunks(stream, chunk_size):
+                    pending += data
+                    end += len(data)
+                    while len(pending) >= GRID_CHUNK:
+                        self._write_chunk(bucket, blob_id, n, pending[:GRID_CHUNK])
+                        del pending[:GRID_CHUNK]
+                        n += 1
+            finally:
+                # Also after a source error: the bytes that came are kept.
+                if pending:
+                    self._write_chunk(bucket, blob_id, n, pending)
+        except PyMongoError as exc:
+            raise _unavailable(exc) from exc
+        return end
+
+    def finish_append(
+        self,
+        bucket: str,
+        blob_id: str,
+        size: int,
+        *,
+        filename: str,
+        content_type: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> BlobInfo:
+        check_append_args(bucket, blob_id, size)
+        metadata = _bson_metadata(metadata)
+        count = -(-size // GRID_CHUNK)
+        hasher = new_hasher()
+        try:
+            # Chunks past the end are what refused or interrupted pieces left behind.
+            self._chunks(bucket).delete_many({"files_id": blob_id, "n": {"$gte": count}})
+            length = 0
+            cursor = self._chunks(bucket).find({"files_id": blob_id}, sort=[("n", 1)])
+            for expected, chunk in enumerate(cursor):
+                data = chunk["data"][: size - length]
+                if chunk["n"] != expected or (expected < count - 1 and len(data) < GRID_CHUNK):
+                    raise StorageError(f"unfinished blob {blob_id!r} has a missing chunk")
+                hasher.update(data)
+                length += len(data)
+            if length != size:
+                raise StorageError(f"unfinished blob {blob_id!r} has fewer than {size} bytes")
+            if size and len(data) < len(chunk["data"]):
+                self._write_chunk(bucket, blob_id, count - 1, data)
+            doc = {
+                "_id": blob_id,
+                "length": size,
+                "chunkSize": GRID_CHUNK,
+                "uploadDate": datetime.now(UTC),
+                "filename": filename,
+                "metadata": metadata,
+                "content_type": content_type,
+                "sha256": hasher.hexdigest(),
+            }
+            try:
+                self._files(bucket).insert_one(doc)
+            except DuplicateKeyError:
+                raise BlobExists(bucket, blob_id) from None
+        except PyMongoError as exc:
+            raise _unavailable(exc) from exc
+        return self._to_info(bucket, doc)
+
+    def discard_append(self, bucket: str, blob_id: str) -> None:
+        check_bucket(bucket)
+        if not valid_id(blob_id):
+            return
+        try:
+            if self._files(bucket).find_one({"_id": blob_id}, {"_id": 1}) is None:
+                self._chunks(bucket).delete_many({"files_id": blob_id})
+        except PyMongoError as exc:
+            raise _unavailable(exc) from exc
 
     # -- reading -------------------------------------------------------------------------------
 

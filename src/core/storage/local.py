@@ -7,6 +7,8 @@ Layout, per bucket folder `<root>/<bucket>/`:
 - `<id>.<version>.data`: the content. Each write gets a fresh random version, so a replace never
   overwrites bytes a reader may be streaming.
 - `.tmp-*`: files being written; none survives a `put`, successful or not.
+- `.append-<id>.data`: an unfinished blob written piece by piece (`append`); `finish_append`
+  hashes it and publishes it as a `put` does, `discard_append` removes it.
 
 `put` streams into a temp file, fsyncs it and renames it to its versioned data name, writes the
 sidecar to a temp file (fsync), then publishes it: `os.link` for a new blob (atomic
@@ -40,16 +42,19 @@ from .base import (
     BlobStore,
     Readable,
     StorageError,
+    check_append_args,
     check_bucket,
     check_put_args,
     check_range,
     check_readable,
+    digest,
     new_hasher,
     read_chunks,
     valid_id,
 )
 
 TMP_PREFIX = ".tmp-"
+APPEND_PREFIX = ".append-"
 _READ_SIZE = 1 << 20
 
 
@@ -64,6 +69,42 @@ def _fsync_dir(path: Path) -> None:
 def _unlink(path: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
+
+
+def _sync(f: BinaryIO) -> None:
+    try:
+        f.flush()
+        os.fsync(f.fileno())
+    except OSError as exc:
+        raise StorageError(f"cannot write a blob file: {exc.strerror}") from exc
+
+
+def _json_metadata(metadata: dict[str, Any] | None) -> dict[str, Any]:
+    metadata = dict(metadata or {})
+    try:
+        json.dumps(metadata)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"metadata is not JSON-serialisable: {exc}") from None
+    return metadata
+
+
+def _sidecar_doc(
+    blob_id: str,
+    size: int,
+    sha256: str,
+    filename: str,
+    content_type: str | None,
+    metadata: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "blob_id": blob_id,
+        "size": size,
+        "sha256": sha256,
+        "filename": filename,
+        "content_type": content_type,
+        "metadata": metadata,
+        "created_at": datetime.now(UTC).isoformat(),
+    }
 
 
 class LocalStore(BlobStore):
@@ -128,23 +169,15 @@ class LocalStore(BlobStore):
         replace: bool = False,
     ) -> BlobInfo:
         check_put_args(bucket, blob_id, max_bytes, chunk_size)
-        metadata = dict(metadata or {})
-        try:
-            json.dumps(metadata)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"metadata is not JSON-serialisable: {exc}") from None
+        metadata = _json_metadata(metadata)
         folder = self._dir(bucket)
-        sidecar = self._sidecar(bucket, blob_id)
-        if not replace and sidecar.exists():
+        if not replace and self._sidecar(bucket, blob_id).exists():
             raise BlobExists(bucket, blob_id)
 
         version = secrets.token_hex(8)
         tmp_data = folder / f"{TMP_PREFIX}{blob_id}.{version}.data"
-        tmp_side = folder / f"{TMP_PREFIX}{blob_id}.{version}.json"
-        data_path = folder / f"{blob_id}.{version}.data"
         hasher = new_hasher()
         size = 0
-        committed = False
         try:
             try:
                 out = tmp_data.open("xb")
@@ -157,27 +190,29 @@ class LocalStore(BlobStore):
                     except OSError as exc:
                         raise StorageError(f"cannot write a blob file: {exc.strerror}") from exc
                     size += len(data)
-                try:
-                    out.flush()
-                    os.fsync(out.fileno())
-                except OSError as exc:
-                    raise StorageError(f"cannot write a blob file: {exc.strerror}") from exc
-            side = {
-                "blob_id": blob_id,
-                "size": size,
-                "sha256": hasher.hexdigest(),
-                "filename": filename,
-                "content_type": content_type,
-                "metadata": metadata,
-                "created_at": datetime.now(UTC).isoformat(),
-                "data": data_path.name,
-            }
+                _sync(out)
+            side = _sidecar_doc(blob_id, size, hasher.hexdigest(), filename, content_type, metadata)
+            return self._publish(bucket, blob_id, tmp_data, side, replace)
+        finally:
+            _unlink(tmp_data)
+
+    def _publish(
+        self, bucket: str, blob_id: str, source: Path, side: dict[str, Any], replace: bool
+    ) -> BlobInfo:
+        """Move the written file `source` to a fresh data name and commit its sidecar."""
+        folder = self._dir(bucket)
+        sidecar = self._sidecar(bucket, blob_id)
+        version = secrets.token_hex(8)
+        tmp_side = folder / f"{TMP_PREFIX}{blob_id}.{version}.json"
+        data_path = folder / f"{blob_id}.{version}.data"
+        side["data"] = data_path.name
+        committed = False
+        try:
             try:
-                os.replace(tmp_data, data_path)
+                os.replace(source, data_path)
                 with tmp_side.open("xb") as f:
                     f.write(json.dumps(side, separators=(",", ":")).encode())
-                    f.flush()
-                    os.fsync(f.fileno())
+                    _sync(f)
                 old = None
                 if replace:
                     with contextlib.suppress(FileNotFoundError, ValueError, KeyError):
@@ -196,10 +231,80 @@ class LocalStore(BlobStore):
                 _unlink(old)
             return self._to_info(bucket, side)
         finally:
-            _unlink(tmp_data)
             _unlink(tmp_side)
             if not committed:
                 _unlink(data_path)
+
+    # -- resumable writing ---------------------------------------------------------------------
+
+    def _appended(self, bucket: str, blob_id: str) -> Path:
+        return self._dir(bucket) / f"{APPEND_PREFIX}{blob_id}.data"
+
+    def append(
+        self,
+        bucket: str,
+        blob_id: str,
+        offset: int,
+        stream: Readable | BinaryIO,
+        *,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+    ) -> int:
+        check_append_args(bucket, blob_id, offset)
+        if self._sidecar(bucket, blob_id).exists():
+            raise BlobExists(bucket, blob_id)
+        path = self._appended(bucket, blob_id)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise StorageError(f"cannot open an unfinished blob: {exc.strerror}") from exc
+        with os.fdopen(fd, "wb") as out:
+            if os.fstat(fd).st_size < offset:
+                raise StorageError(f"unfinished blob {blob_id!r} has fewer than {offset} bytes")
+            out.seek(offset)
+            end = offset
+            try:
+                for data in read_chunks(stream, chunk_size):
+                    try:
+                        out.write(data)
+                    except OSError as exc:
+                        raise StorageError(f"cannot write a blob file: {exc.strerror}") from exc
+                    end += len(data)
+            finally:
+                # Also after a source error: the bytes that came are kept, and only they.
+                out.truncate(end)
+                _sync(out)
+        return end
+
+    def finish_append(
+        self,
+        bucket: str,
+        blob_id: str,
+        size: int,
+        *,
+        filename: str,
+        content_type: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> BlobInfo:
+        check_append_args(bucket, blob_id, size)
+        metadata = _json_metadata(metadata)
+        path = self._appended(bucket, blob_id)
+        try:
+            with path.open("r+b") as f:
+                if os.fstat(f.fileno()).st_size < size:
+                    raise StorageError(f"unfinished blob {blob_id!r} has fewer than {size} bytes")
+                f.truncate(size)
+                _, sha256 = digest(f)
+        except FileNotFoundError:
+            raise StorageError(f"no unfinished blob {blob_id!r}") from None
+        except OSError as exc:
+            raise StorageError(f"cannot read an unfinished blob: {exc.strerror}") from exc
+        side = _sidecar_doc(blob_id, size, sha256, filename, content_type, metadata)
+        return self._publish(bucket, blob_id, path, side, replace=False)
+
+    def discard_append(self, bucket: str, blob_id: str) -> None:
+        check_bucket(bucket)
+        if valid_id(blob_id):
+            _unlink(self._appended(bucket, blob_id))
 
     # -- reading -------------------------------------------------------------------------------
 

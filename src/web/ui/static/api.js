@@ -70,6 +70,71 @@ export function upload(file, fields, onProgress) {
   return { done, abort: () => xhr.abort() };
 }
 
+// tus-js-client (vendored, loaded by the page as the global `tus`) sends the file to the
+// server's resumable uploads, below the root path.
+const TUS_ENDPOINT = new URL(url("/files"), location.href).href;
+// After a lost connection: retry at once, then wait longer and longer (offline for minutes
+// is fine); each retry asks the server how far it got and sends only the rest.
+const TUS_RETRIES = [0, 1000, 2000, 4000, 8000, 15000, 30000, 30000, 60000, 60000];
+
+function tusError(error) {
+  const response = error.originalResponse;
+  if (!response) return new ApiError(0, null);
+  let body = null;
+  try {
+    body = JSON.parse(response.getBody());
+  } catch {
+    // a gateway's page, not our problem+json
+  }
+  return new ApiError(response.getStatus(), body);
+}
+
+// Upload one file over tus with its options (as Upload-Metadata); same contract as `upload`,
+// but `done` resolves to the job's id. A dropped connection is retried from the server's
+// offset, also while the browser is offline (for a few minutes). After a page reload, choosing
+// the same file resumes it (tus-js-client remembers the upload in localStorage under the
+// file's fingerprint).
+export function resumableUpload(file, fields, onProgress) {
+  let transfer;
+  let cancel;
+  const done = new Promise((resolve, reject) => {
+    cancel = reject;
+    transfer = new window.tus.Upload(file, {
+      endpoint: TUS_ENDPOINT,
+      headers: { "X-CSRF-Token": csrf },
+      metadata: { filename: file.name, filetype: file.type, ...Object.fromEntries(fields) },
+      retryDelays: TUS_RETRIES,
+      removeFingerprintOnSuccess: true,
+      // As tus-js-client's default (not a refusal, or 409/423), but also while the browser
+      // says it is offline, which the default gives up on.
+      onShouldRetry: (error) => {
+        const status = error.originalResponse?.getStatus() ?? 0;
+        return status < 400 || status === 409 || status === 423;
+      },
+      onProgress,
+      onSuccess: () => resolve(transfer.url.split("/").pop()),
+      onError: (error) => reject(tusError(error)),
+    });
+    transfer.findPreviousUploads().then((previous) => {
+      if (previous.length) transfer.resumeFromPreviousUpload(previous[0]);
+      transfer.start();
+    });
+  });
+  const abort = () => {
+    transfer.abort(true).catch(() => {}); // also ends the upload on the server
+    cancel(new DOMException("cancelled", "AbortError"));
+  };
+  return { done, abort };
+}
+
+// The uploads that a closed or reloaded page left unfinished: [{ name, size }].
+export async function interruptedUploads() {
+  const stored = await window.tus.defaultOptions.urlStorage.findAllUploads();
+  return stored
+    .filter((entry) => entry.uploadUrl?.startsWith(TUS_ENDPOINT))
+    .map((entry) => ({ name: entry.metadata?.filename ?? "a file", size: entry.size }));
+}
+
 // The Convert page's names for the upload's option fields, for error messages.
 const OPTION_LABELS = {
   bitrate: "Bitrate",

@@ -2,7 +2,7 @@
 // shows bytes sent, speed and time left, can be cancelled, then follows its job to the MP3.
 // Of an MP4 or MOV with AAC sound only the audio is sent when that is smaller (audio_only.js).
 import { act } from "./actions.js";
-import { ApiError, api, explain, upload, url } from "./api.js";
+import { ApiError, api, explain, interruptedUploads, resumableUpload, upload, url } from "./api.js";
 import { smallerAudio } from "./audio_only.js";
 import { button, field, link } from "./dom.js";
 import { LABELS, clock, isRunning, remaining, size } from "./format.js";
@@ -97,6 +97,18 @@ async function follow(row, job) {
   }
 }
 
+// The job a finished resumable upload became; a lost connection or a busy server is waited out.
+async function fetchJob(id) {
+  for (let delay = FIRST_FOLLOW_MS; ; delay = Math.min(delay * 2, 10 * FOLLOW_MS)) {
+    try {
+      return await api("GET", `/jobs/${id}`);
+    } catch (error) {
+      if (!(error instanceof ApiError) || (error.status !== 0 && error.status !== 503)) throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+}
+
 async function start(file) {
   const row = rowTemplate.content.firstElementChild.cloneNode(true);
   field(row, "name").textContent = file.name;
@@ -109,10 +121,16 @@ async function start(file) {
 
   const sent = await smallerAudio(file);
   const began = performance.now();
-  const sending = upload(sent, optionFields(), (loaded, total) => {
+  let resumedAt = null;
+  const fields = optionFields();
+  // An image of one's own travels as a file part: that upload goes as one multipart request.
+  const resumable = fields.every(([, value]) => typeof value === "string");
+  const send = resumable ? resumableUpload : upload;
+  const sending = send(sent, fields, (loaded, total) => {
+    resumedAt ??= loaded;
     progress.value = total ? (loaded / total) * 100 : 0;
     const seconds = (performance.now() - began) / 1000;
-    const speed = seconds > 0 ? loaded / seconds : 0;
+    const speed = seconds > 0 ? (loaded - resumedAt) / seconds : 0;
     const parts = [`${size(loaded)} of ${size(total)}${sent === file ? "" : " (the audio only)"}`];
     if (speed > 0 && loaded < total) parts.push(`${size(speed)}/s`, remaining((total - loaded) / speed));
     facts.textContent = parts.join(" · ");
@@ -121,7 +139,8 @@ async function start(file) {
     button("Cancel", `Cancel upload of ${file.name}`, sending.abort),
   );
 
-  sending.done.then(
+  const job = resumable ? sending.done.then(fetchJob) : sending.done;
+  job.then(
     (job) => follow(row, job),
     (error) => {
       progress.hidden = true;
@@ -164,3 +183,10 @@ for (const type of ["dragover", "drop"]) {
   window.addEventListener(type, (event) => event.preventDefault());
 }
 syncChoices();
+interruptedUploads().then((unfinished) => {
+  const note = document.getElementById("interrupted");
+  if (!unfinished.length) return;
+  const names = unfinished.map(({ name, size: bytes }) => `${name} (${size(bytes)})`).join(", ");
+  note.textContent = `Not finished: ${names}. Choose the same file again to go on where it stopped.`;
+  note.hidden = false;
+});
