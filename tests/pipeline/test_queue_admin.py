@@ -36,6 +36,7 @@ def _dead_letter(broker, queue: str, job_id: str) -> str:
     message = dramatiq.Message(queue, "convert", (job_id,), {}, options)
     if hasattr(broker, "client"):  # Redis: a sorted set of ids and a hash of messages
         key = f"{broker.namespace}:{xq_name(queue)}"
+        time.sleep(0.002)  # each its own millisecond: Redis orders equal scores by id instead
         broker.client.zadd(key, {message.message_id: int(time.time() * 1000)})
         broker.client.hset(f"{key}.msgs", message.message_id, message.encode())
     else:  # RabbitMQ: rejected from the queue, it dead-letters into .XQ with an x-death header

@@ -6,7 +6,8 @@
 // anything else (another container or codec, several audio tracks, no video, a fragmented or
 // huge file, any error) sends the whole file. An audio-only upload has no picture, so its MP3
 // gets no still-frame cover.
-import { DataStream, MP4BoxBuffer, createFile } from "./vendor/mp4box/mp4box.all.mjs";
+// mp4box.js is big: it loads on the first MP4 chosen, so the page takes files before it arrives.
+let mp4box = null;
 
 const SLICE = 1 << 20;
 const MAX_READS = 64;
@@ -18,6 +19,7 @@ const MAX_UINT32 = 2 ** 32 - 1;
 export async function smallerAudio(file) {
   if (!ISO_TYPES.test(file.type) && !ISO_NAMES.test(file.name)) return file;
   try {
+    mp4box ??= await import("./vendor/mp4box/mp4box.all.mjs");
     const audio = audioOnly(file, await readIndex(file));
     return audio && audio.size < file.size ? audio : file;
   } catch {
@@ -27,7 +29,7 @@ export async function smallerAudio(file) {
 
 // Parse the file's boxes up to the end of its moov; return the mp4box file, ready.
 async function readIndex(file) {
-  const mp4 = createFile();
+  const mp4 = mp4box.createFile();
   let ready = false;
   mp4.onReady = () => {
     ready = true;
@@ -36,7 +38,7 @@ async function readIndex(file) {
   for (let reads = 0; !ready && position < file.size && reads < MAX_READS; reads += 1) {
     const slice = await file.slice(position, position + SLICE).arrayBuffer();
     // mp4box answers where it wants to read next: past the media data to a moov at the end.
-    position = mp4.appendBuffer(MP4BoxBuffer.fromArrayBuffer(slice, position)) ?? position + slice.byteLength;
+    position = mp4.appendBuffer(mp4box.MP4BoxBuffer.fromArrayBuffer(slice, position)) ?? position + slice.byteLength;
   }
   if (!ready) throw new Error("no moov box");
   return mp4;
@@ -84,7 +86,7 @@ function sampleRanges(samples) {
 }
 
 function boxes(...list) {
-  const stream = new DataStream();
+  const stream = new mp4box.DataStream();
   for (const box of list) box.write(stream);
   return stream.buffer;
 }

@@ -164,10 +164,13 @@ function startAll(files) {
 
 options.addEventListener("change", syncChoices);
 options.addEventListener("submit", (event) => event.preventDefault());
-picker.addEventListener("change", () => {
+function takeChosen() {
   startAll(picker.files);
   picker.value = "";
-});
+}
+picker.addEventListener("change", takeChosen);
+// Files chosen while this module was still loading fired their change event before it listened.
+if (picker.files.length) takeChosen();
 drop.addEventListener("dragover", (event) => {
   event.preventDefault();
   drop.classList.add("over");
