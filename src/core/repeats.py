@@ -42,9 +42,14 @@ _SHARED = (
 def find_source(
     session: Session, user_id: int, video_sha256: str, options: ConversionOptions
 ) -> Job | None:
-    """Return (and lock) the user's newest done job with this content and these options."""
-    candidates = session.scalars(
-        select(Job)
+    """Return (and lock) the user's newest done job with this content and these options.
+
+    Found without a lock first: a locking read that matches nothing takes InnoDB's gap lock,
+    and two uploads of the same user doing that at once then deadlock on their inserts. Only
+    the job found is locked, by its key, and checked again.
+    """
+    ids = session.scalars(
+        select(Job.id)
         .where(
             Job.user_id == user_id,
             Job.video_sha256 == video_sha256,
@@ -53,10 +58,20 @@ def find_source(
             Job.stored_at.is_not(None),
         )
         .order_by(Job.created_at.desc())
-        .with_for_update()
     ).all()
-    for job in candidates:
-        if ConversionOptions.from_dict(job.options or {}) == options:
+    for job_id in ids:
+        job = session.scalars(
+            select(Job)
+            .where(Job.id == job_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).one_or_none()
+        if (
+            job is not None
+            and job.state == JobState.DONE.value
+            and job.mp3_blob_id is not None
+            and ConversionOptions.from_dict(job.options or {}) == options
+        ):
             return job
     return None
 
