@@ -8,7 +8,6 @@ jobs are ahead of them (`queue_position` of GET /jobs and GET /jobs/{id}).
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 
 import pytest
@@ -24,7 +23,7 @@ WAITING = re.compile(r"^(\d+ jobs? ahead|Next in line)")
 
 @pytest.fixture(scope="module")
 def long_files(tmp_path_factory) -> list:
-    """Six copies of a 20-minute tone: each takes seconds to convert, so the last ones wait."""
+    """Six 20-minute tones: each takes seconds to convert, so the last ones wait."""
     folder = tmp_path_factory.mktemp("queue-media")
     first = folder / "tone-1.mp3"
     subprocess.run(
@@ -35,8 +34,14 @@ def long_files(tmp_path_factory) -> list:
     )  # fmt: skip
     copies = [first]
     for number in range(2, FILES + 1):
+        # Each its own title, so its bytes differ: a copy of a done job's file would be an
+        # instant repeat, done at once instead of waiting.
         copies.append(folder / f"tone-{number}.mp3")
-        shutil.copyfile(first, copies[-1])
+        subprocess.run(
+            [FFMPEG, "-nostdin", "-loglevel", "error", "-y", "-i", str(first), "-c", "copy",
+             "-metadata", f"title=Tone {number}", str(copies[-1])],
+            check=True,
+        )  # fmt: skip
     return copies
 
 
