@@ -1,8 +1,9 @@
 """In a real browser: jobs that wait for a conversion slot show their place in the queue.
 
-The embedded service (`vid2mp3 run`, two worker threads: two conversion slots) gets six long
-audio files at once; while the last ones wait, the jobs page and the job page say how many
-jobs are ahead of them (`queue_position` of GET /jobs and GET /jobs/{id}).
+The embedded service (`vid2mp3 run`, two worker threads: two conversion slots) gets six audio
+files at once. Its ffmpeg waits a minute before each conversion (a wrapper script), so whatever
+the machine's load the last ones are still waiting when the pages are read: the jobs page and
+the job page say how many jobs are ahead of them (`queue_position` of GET /jobs and /jobs/{id}).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import pytest
 from playwright.sync_api import expect
 
 from media import FFMPEG
-from ui.conftest import sign_in
+from testservices import free_port
+from ui.conftest import running_service, sign_in
 
 TIMEOUT_MS = 60_000
 FILES = 6
@@ -22,13 +24,27 @@ WAITING = re.compile(r"^(\d+ jobs? ahead|Next in line)")
 
 
 @pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    """The embedded service whose conversions start a minute late (stopped with the service)."""
+    wrapper = tmp_path_factory.mktemp("ffmpeg") / "ffmpeg"
+    wrapper.write_text(
+        f'#!/bin/sh\ncase "$*" in *libmp3lame*) sleep 60;; esac\nexec "{FFMPEG}" "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    with running_service(
+        tmp_path_factory.mktemp("embedded-queue"), free_port(), IMAGEIO_FFMPEG_EXE=str(wrapper)
+    ) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
 def long_files(tmp_path_factory) -> list:
-    """Six 20-minute tones: each takes seconds to convert, so the last ones wait."""
+    """Six short tones, each with bytes of its own."""
     folder = tmp_path_factory.mktemp("queue-media")
     first = folder / "tone-1.mp3"
     subprocess.run(
         [FFMPEG, "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
-         "sine=frequency=440:sample_rate=22050:duration=1200", "-ac", "1",
+         "sine=frequency=440:sample_rate=22050:duration=5", "-ac", "1",
          "-c:a", "libmp3lame", "-b:a", "32k", str(first)],
         check=True,
     )  # fmt: skip
