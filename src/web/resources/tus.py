@@ -28,6 +28,7 @@ from core.models import Upload
 from core.settings import Settings
 from core.storage import BlobStore
 from web.errors import Problem, not_found
+from web.links import link
 from web.sniff import SNIFF_BYTES, sniff_container
 from web.upload_jobs import UploadJobs, display_name, over_quota, too_large
 
@@ -106,7 +107,7 @@ class TusUploadsResource(_TusResource):
             )
             upload_id, expires_at = upload.id, upload.expires_at
         resp.status = falcon.HTTP_201
-        resp.location = f"{req.root_path}/files/{upload_id}"
+        resp.location = link(req, f"/files/{upload_id}")
         resp.set_header("Upload-Expires", falcon.dt_to_http(expires_at))
 
 
