@@ -2,7 +2,10 @@
 
 Every test gets its own queue names (so tests sharing RabbitMQ or Redis never see each other's
 messages), its own blob database (the `settings` fixture) and its own temp root for work
-folders; jobs live in the run's MariaDB database.
+folders. Jobs live in a MariaDB database of the test process's own, emptied before each test:
+a worker's dispatcher and sweeper take up every unsent, owed or stuck job of its database, so on
+the run's shared database they would take other tests' jobs and e-mails (tests in one process
+run one after another, so no two tests' workers meet).
 """
 
 from __future__ import annotations
@@ -22,14 +25,14 @@ import pytest
 from dramatiq.middleware import Middleware
 
 from conversion.ffmpeg import ffmpeg_exe
-from core.db import session_scope
-from core.models import Job, utcnow
+from core.db import make_engine, make_sessions, session_scope
+from core.models import Base, Job, utcnow
 from core.settings import Settings
 from core.storage import open_store
 from core.tokens import token_service
 from media import claim_duration, make_clip
 from smtpbox import Mailbox, running_mailbox
-from testservices import delete_rabbitmq_queues
+from testservices import create_mysql_database, delete_rabbitmq_queues, drop_mysql_database
 from web.app import create_app
 
 FFMPEG = ffmpeg_exe()
@@ -152,6 +155,39 @@ def media(tmp_path_factory) -> Media:
     return Media(tmp_path_factory.mktemp("pipeline-media"))
 
 
+@pytest.fixture(scope="session")
+def pipeline_database() -> Iterator[tuple[str, object]]:
+    """Return (URL, session factory) of this test process's pipeline database (see above)."""
+    url = create_mysql_database()
+    engine = make_engine(url)
+    try:
+        yield url, make_sessions(engine)
+    finally:
+        engine.dispose()
+        drop_mysql_database(url)
+
+
+@pytest.fixture(autouse=True)
+def _empty_pipeline_database(pipeline_database) -> None:
+    _, sessions = pipeline_database
+    with session_scope(sessions) as session:
+        for table in reversed(Base.metadata.sorted_tables):
+            session.execute(table.delete())
+
+
+@pytest.fixture
+def sessions(pipeline_database):
+    """Return the session factory on the pipeline database."""
+    return pipeline_database[1]
+
+
+@pytest.fixture
+def settings(settings: Settings, pipeline_database) -> Settings:
+    """The run's settings (see tests/conftest.py) on the pipeline database."""
+    url, _ = pipeline_database
+    return settings.replace(database_url=url)
+
+
 @pytest.fixture
 def mailbox() -> Iterator[tuple[Mailbox, int]]:
     """Run a real SMTP server on a free port; yield (mailbox, port)."""
@@ -212,7 +248,7 @@ def run_worker(work_root) -> Iterator[Callable]:
     started = []
 
     def start(settings: Settings, **kw):
-        # resume=False: other tests' unfinished jobs share this database.
+        # resume=False: a test sets up by hand what a restarted worker would find.
         handle = start_embedded_worker(settings, work_root=work_root, resume=False, **kw)
         started.append(handle)
         return handle

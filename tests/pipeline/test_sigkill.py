@@ -10,7 +10,6 @@ empty TMPDIR, no ffmpeg left.
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import urllib.request
@@ -107,10 +106,7 @@ def test_sigkill_mid_conversion_loses_nothing_and_repeats_nothing(
     with urllib.request.urlopen(f"http://127.0.0.1:{worker_group.metrics_port}/") as response:
         text = response.read().decode()
     assert 'converter_jobs_total{result="converted"} 1.0' in text
-    # At least this job's e-mail (checked once above): the group's dispatcher also sends e-mails
-    # that other tests' jobs on the run's shared database still owe.
-    sent = re.search(r'notifications_total\{channel="email",result="sent"\} (\d+)\.0', text)
-    assert sent is not None and int(sent.group(1)) >= 1, text
+    assert 'notifications_total{channel="email",result="sent"} 1.0' in text
 
     # A graceful stop leaves nothing in TMPDIR.
     second.send_signal(signal.SIGTERM)
