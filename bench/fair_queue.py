@@ -3,8 +3,9 @@
 A fresh SQLite database, the folder store, RabbitMQ (`--broker`, private queue names, deleted
 afterwards) and an in-process worker with `--slots` threads (the conversion slots); uploads go
 through the web app in-process (Falcon's test client, multipart POST /upload). Clips are lavfi
-H.264/AAC 160x90 videos. (The stub broker is no baseline: a Dramatiq worker takes all of its
-messages at once and runs them in no particular order.) Three phases:
+H.264/AAC 160x90 videos, each upload a copy with bytes of its own (no instant repeats). (The
+stub broker is no baseline: a Dramatiq worker takes all of its messages at once and runs them in
+no particular order.) Three phases:
 
 1. **warm-up**: `--warmup` clips of mixed lengths, converted, so the speed has a history;
 2. **ETA**: a batch of `--batch` clips of mixed lengths (10 s to 2 min) uploaded at once; right
@@ -57,6 +58,25 @@ def make_clip(folder: Path, seconds: int) -> Path:
             check=True,
         )  # fmt: skip
     return path
+
+
+def copies(clip: Path, count: int, start: int = 0) -> list[Path]:
+    """Return `count` stream copies of `clip`, each with bytes of its own (a comment tag).
+
+    The same bytes uploaded again by the same user would be an instant repeat, done at once
+    without a conversion, so every upload here is a copy of its own.
+    """
+    paths = []
+    for number in range(start, start + count):
+        path = clip.with_name(f"{clip.stem}-{number}{clip.suffix}")
+        if not path.exists():
+            subprocess.run(
+                [FFMPEG, "-nostdin", "-loglevel", "error", "-y", "-i", str(clip), "-c", "copy",
+                 "-metadata", f"comment=copy {number}", str(path)],
+                check=True,
+            )  # fmt: skip
+        paths.append(path)
+    return paths
 
 
 class Service:
@@ -165,7 +185,8 @@ def eta_errors(
     from core.models import utcnow
 
     auth = service.login("eta@example.com")
-    ids = [service.upload(auth, clips[i % len(clips)]) for i in range(batch)]
+    uploads = [copies(clips[i % len(clips)], 1, start=1000 + i)[0] for i in range(batch)]
+    ids = [service.upload(auth, path) for path in uploads]
     asked = utcnow()
     estimates = {job_id: service.job(auth, job_id) for job_id in ids}
     rows = service.wait_done(ids)
@@ -196,7 +217,7 @@ def single_job_wait(service: Service, clip: Path, backlog: int) -> tuple[int, fl
     """Return how many of A's jobs started between B's upload and B's start, and B's wait."""
     alice = service.login("alice@example.com")
     bob = service.login("bob@example.com")
-    ids = [service.upload(alice, clip) for _ in range(backlog)]
+    ids = [service.upload(alice, path) for path in copies(clip, backlog)]
     single = service.upload(bob, clip)
     rows = service.wait_done([*ids, single])
     row = rows.pop(single)
@@ -226,9 +247,8 @@ def main() -> None:
         try:
             warm = service.login("warm@example.com")
             # As a batch, so the speed is measured with every slot busy, as in the batch.
-            service.wait_done(
-                [service.upload(warm, clips[i % len(clips)]) for i in range(args.warmup)]
-            )
+            warmup = [copies(clips[i % len(clips)], 1, start=i)[0] for i in range(args.warmup)]
+            service.wait_done([service.upload(warm, path) for path in warmup])
             finish, start = eta_errors(service, clips, args.batch, args.verbose)
             print(f"ETA over {args.batch} jobs on {args.slots} slots: median error of the")
             print(f"  estimated finish {finish:.1%}, estimated start {start:.1%} (goal: ≤ 20 %)")
