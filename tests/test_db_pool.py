@@ -1,8 +1,11 @@
 """The database pool on MariaDB: a connection the server dropped while it sat idle is replaced
 before use; a busy one is not pinged, and the pool recovers from its failure on the next use.
+Reads see every commit and cost no ROLLBACK.
 """
 
 from __future__ import annotations
+
+import uuid
 
 import pytest
 from sqlalchemy.exc import DBAPIError
@@ -40,4 +43,35 @@ def test_a_busy_connection_is_not_pinged_and_recovers_after_one_failure(mysql_ur
         connection_id(engine)
     assert failure.value.connection_invalidated
     assert connection_id(engine) != victim
+    engine.dispose()
+
+
+def test_reads_see_each_commit_and_leave_no_transaction_to_end(mysql_url):
+    from sqlalchemy import text, update
+
+    from core.accounts import create_user
+    from core.models import User
+
+    engine = db.make_engine(mysql_url)
+    sessions = db.make_sessions(engine)
+    with db.session_scope(sessions) as session:
+        user = create_user(session, f"pool-{uuid.uuid4().hex[:8]}@example.com", "a pass phrase")
+        session.flush()
+        user_id = user.id
+
+    def read() -> tuple[bool, int]:
+        with db.reading(sessions) as connection:
+            active = connection.execute(
+                text("SELECT is_active FROM users WHERE id = :id"), {"id": user_id}
+            ).scalar()
+            rollbacks = connection.exec_driver_sql("SHOW SESSION STATUS LIKE 'Com_rollback'")
+            return bool(active), int(rollbacks.one()[1])
+
+    first, rollbacks = read()
+    with db.session_scope(sessions) as session:
+        session.execute(update(User).where(User.id == user_id).values(is_active=False))
+    # The same pooled connection (one thread): no snapshot of the first read lingers, and no
+    # read ended a transaction with a ROLLBACK.
+    assert first is True
+    assert read() == (False, rollbacks)
     engine.dispose()
