@@ -7,6 +7,7 @@ and one line that says what went wrong and how to fix it (for the command line a
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import time
 import weakref
 from collections.abc import Iterator
@@ -112,11 +113,22 @@ def _idle_ping(dialect):
 
 def _tune_sqlite(dbapi_connection, _record) -> None:
     # WAL lets the embedded worker write while the web app reads; foreign keys are off by default.
+    # MariaDB's md5() and concat() for statements both run (SQLite 3.40 has neither).
+    dbapi_connection.create_function("md5", 1, _md5, deterministic=True)
+    dbapi_connection.create_function("concat", -1, _concat, deterministic=True)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _md5(text: str | None) -> str | None:
+    return None if text is None else hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
+
+def _concat(*parts: str | None) -> str | None:
+    return None if None in parts else "".join(str(part) for part in parts)
 
 
 def make_sessions(engine: Engine) -> sessionmaker[Session]:

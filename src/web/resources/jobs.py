@@ -23,6 +23,7 @@ from core.states import InvalidTransition, JobState, Step
 from core.storage import BlobStore
 from web.auth import Principal
 from web.errors import Problem, not_found
+from web.finished_jobs import FinishedJobs, fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +65,16 @@ JOB_COLUMNS = (
 
 
 _JOB = select(*JOB_COLUMNS).where(Job.id == bindparam("job_id"))
+_FINGERPRINT = fingerprint(JOB_COLUMNS).label("fingerprint")
+_JOBS_BY_ID = select(*JOB_COLUMNS, _FINGERPRINT).where(Job.id.in_(bindparam("ids", expanding=True)))
 
 
 def _page(own: bool):
-    """Build the statements for a page of jobs (each row with the `total` it is a page of) and
-    for the total alone (a page past the end has no row to carry it)."""
+    """Build the statements for a page of jobs (each row's id, state and fingerprint, with the
+    `total` it is a page of) and for the total alone (a page past the end has no row to carry
+    it). The full rows are read by `_JOBS_BY_ID`, for the jobs not kept (`FinishedJobs`)."""
     total = select(func.count()).select_from(Job)
-    page = select(*JOB_COLUMNS)
+    page = select(Job.id, Job.state, _FINGERPRINT)
     if own:
         total = total.where(Job.user_id == bindparam("user_id"))
         page = page.where(Job.user_id == bindparam("user_id"))
@@ -172,6 +176,7 @@ class JobsResource:
     def __init__(self, settings: Settings, sessions) -> None:
         self._settings = settings
         self._sessions = sessions
+        self._finished = FinishedJobs()
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         principal: Principal = req.context.principal
@@ -181,12 +186,21 @@ class JobsResource:
         if not (principal.is_admin and req.get_param_as_bool("all", default=False)):
             page, count = _OWN_PAGE, _OWN_TOTAL
         params = {"user_id": principal.id, "limit": limit, "offset": offset}
+        root = req.root_path
         with reading(self._sessions) as connection:
-            rows = connection.execute(page, params).all()
+            keys = connection.execute(page, params).all()
             # Each row carries the total; only a page past the end needs to count on its own.
-            total = rows[0].total if rows else connection.execute(count, params).scalar()
+            total = keys[0].total if keys else connection.execute(count, params).scalar()
+            found = {key.id: self._finished.get((key.id, key.fingerprint, root)) for key in keys}
+            missing = [job_id for job_id, json in found.items() if json is None]
+            rows = connection.execute(_JOBS_BY_ID, {"ids": missing}).all() if missing else []
         queue = estimates(self._sessions, self._settings, rows)
-        items = [job_json(row, req.root_path, queue.get(row.id)) for row in rows]
+        for row in rows:
+            found[row.id] = json = job_json(row, root, queue.get(row.id))
+            if JobState(row.state).finished:
+                self._finished.put((row.id, row.fingerprint, root), json)
+        # A job deleted between the two reads is left out.
+        items = [found[key.id] for key in keys if found[key.id] is not None]
         next_offset = offset + limit
         resp.media = {
             "items": items,
