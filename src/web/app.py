@@ -17,6 +17,7 @@ from web.admin import install as install_admin
 from web.admin.service import AdminService
 from web.auth import AuthMiddleware
 from web.browser import BrowserSession
+from web.finished_jobs import FinishedJobs
 from web.metrics import MetricsMiddleware, MetricsResource
 from web.resources.account_tokens import AccountTokenResource, AccountTokensResource
 from web.resources.download import DownloadByFileResource, JobMp3Resource, SignedLinkResource
@@ -77,8 +78,9 @@ def create_app(
     app.add_route(
         "/files/{upload_id:uuid}", TusUploadResource(settings, sessions, store, upload_jobs)
     )
-    app.add_route("/jobs", JobsResource(settings, sessions))
-    app.add_route("/jobs/{job_id:uuid}", JobResource(settings, sessions, store))
+    finished = FinishedJobs()
+    app.add_route("/jobs", JobsResource(settings, sessions, finished))
+    app.add_route("/jobs/{job_id:uuid}", JobResource(settings, sessions, store, finished))
     app.add_route("/jobs/{job_id:uuid}/retry", JobRetryResource(sessions, enqueue))
     app.add_route("/jobs/{job_id:uuid}/notify", JobNotifyResource(sessions))
     app.add_route("/jobs/{job_id:uuid}/mp3", JobMp3Resource(sessions, store))

@@ -1,8 +1,11 @@
-"""`GET /jobs` keeps finished jobs' JSON per process (web.finished_jobs): a kept job still shows
-every change to its row, whichever write made it, on MariaDB and on SQLite (the embedded mode).
+"""`GET /jobs` and `GET /jobs/{id}` keep finished jobs' JSON per process (web.finished_jobs): a
+kept job still shows every change to its row, whichever write made it, on MariaDB and on SQLite
+(the embedded mode).
 """
 
 from __future__ import annotations
+
+import uuid
 
 import falcon.testing
 import pytest
@@ -29,7 +32,7 @@ def services(request, settings, tmp_path):
     services.close()
 
 
-def test_a_kept_job_shows_every_change_to_its_row(services, make_user):
+def test_a_kept_job_shows_every_change_to_its_row(services):
     app = create_app(
         services.settings,
         services.sessions,
@@ -38,19 +41,23 @@ def test_a_kept_job_shows_every_change_to_its_row(services, make_user):
         enqueue=lambda *_: None,
     )
     client = falcon.testing.TestClient(app)
+    email = f"kept-{uuid.uuid4().hex[:8]}@example.com"
     with session_scope(services.sessions) as session:
-        user = create_user(session, "kept@example.com", TEST_PASSWORD)
+        user = create_user(session, email, TEST_PASSWORD)
         session.flush()
         job = Job(user_id=user.id, original_filename="a.mp4", state="done", finished_at=utcnow())
         session.add(job)
-    token = client.simulate_post(
-        "/login", json={"email": "kept@example.com", "password": TEST_PASSWORD}
-    ).json["access_token"]
+    token = client.simulate_post("/login", json={"email": email, "password": TEST_PASSWORD}).json[
+        "access_token"
+    ]
+
+    auth = {"Authorization": f"Bearer {token}"}
 
     def listed() -> dict:
-        (item,) = client.simulate_get("/jobs", headers={"Authorization": f"Bearer {token}"}).json[
-            "items"
-        ]
+        # The job's own route first: after a change, each route reads the row anew.
+        alone = client.simulate_get(f"/jobs/{job.id}", headers=auth).json
+        (item,) = client.simulate_get("/jobs", headers=auth).json["items"]
+        assert alone == item
         return item
 
     first = listed()

@@ -64,8 +64,8 @@ JOB_COLUMNS = (
 )
 
 
-_JOB = select(*JOB_COLUMNS).where(Job.id == bindparam("job_id"))
 _FINGERPRINT = fingerprint(JOB_COLUMNS).label("fingerprint")
+_JOB_KEY = select(Job.id, Job.user_id, Job.state, _FINGERPRINT).where(Job.id == bindparam("job_id"))
 _JOBS_BY_ID = select(*JOB_COLUMNS, _FINGERPRINT).where(Job.id.in_(bindparam("ids", expanding=True)))
 
 
@@ -96,11 +96,6 @@ def visible_job(session, principal: Principal, job_id: uuid.UUID) -> Job:
     Routes give the id as a UUID (Falcon's `{job_id:uuid}` converter); rows keep its hex form.
     """
     return _visible(principal, session.get(Job, job_id.hex))
-
-
-def visible_job_row(connection, principal: Principal, job_id: uuid.UUID):
-    """Return the `JOB_COLUMNS` of a job the caller may see (read only), else raise 404."""
-    return _visible(principal, connection.execute(_JOB, {"job_id": job_id.hex}).one_or_none())
 
 
 def _visible(principal: Principal, job):
@@ -165,6 +160,18 @@ def estimates(sessions, settings: Settings, jobs) -> dict[str, dict]:
         return {job.id: queue.estimate(job) for job in jobs}
 
 
+def _made_json(sessions, settings: Settings, finished: FinishedJobs, rows, root: str) -> dict:
+    """Return, by job id, the JSON of full job rows (with their `fingerprint`); keep the finished
+    jobs' JSON in `finished`."""
+    queue = estimates(sessions, settings, rows)
+    made = {}
+    for row in rows:
+        made[row.id] = json = job_json(row, root, queue.get(row.id))
+        if JobState(row.state).finished:
+            finished.put((row.id, row.fingerprint, root), json)
+    return made
+
+
 def iso(value: dt.datetime | None) -> str | None:
     """Return a moment as ISO 8601 in UTC with a Z, or None."""
     return None if value is None else value.isoformat().replace("+00:00", "Z")
@@ -173,10 +180,10 @@ def iso(value: dt.datetime | None) -> str | None:
 class JobsResource:
     """`GET /jobs`: the caller's jobs, newest first, `limit`/`offset` paginated."""
 
-    def __init__(self, settings: Settings, sessions) -> None:
+    def __init__(self, settings: Settings, sessions, finished: FinishedJobs) -> None:
         self._settings = settings
         self._sessions = sessions
-        self._finished = FinishedJobs()
+        self._finished = finished
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         principal: Principal = req.context.principal
@@ -194,11 +201,7 @@ class JobsResource:
             found = {key.id: self._finished.get((key.id, key.fingerprint, root)) for key in keys}
             missing = [job_id for job_id, json in found.items() if json is None]
             rows = connection.execute(_JOBS_BY_ID, {"ids": missing}).all() if missing else []
-        queue = estimates(self._sessions, self._settings, rows)
-        for row in rows:
-            found[row.id] = json = job_json(row, root, queue.get(row.id))
-            if JobState(row.state).finished:
-                self._finished.put((row.id, row.fingerprint, root), json)
+        found.update(_made_json(self._sessions, self._settings, self._finished, rows, root))
         # A job deleted between the two reads is left out.
         items = [found[key.id] for key in keys if found[key.id] is not None]
         next_offset = offset + limit
@@ -216,16 +219,26 @@ class JobsResource:
 class JobResource:
     """`GET /jobs/{id}`: one job's state and facts; `DELETE`: cancel it and remove its files."""
 
-    def __init__(self, settings: Settings, sessions, store: BlobStore) -> None:
+    def __init__(
+        self, settings: Settings, sessions, store: BlobStore, finished: FinishedJobs
+    ) -> None:
         self._settings = settings
         self._sessions = sessions
         self._store = store
+        self._finished = finished
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, job_id: uuid.UUID) -> None:
+        root = req.root_path
         with reading(self._sessions) as connection:
-            row = visible_job_row(connection, req.context.principal, job_id)
-        queue = estimates(self._sessions, self._settings, [row])
-        resp.media = job_json(row, req.root_path, queue.get(row.id))
+            key = connection.execute(_JOB_KEY, {"job_id": job_id.hex}).one_or_none()
+            key = _visible(req.context.principal, key)
+            json = self._finished.get((key.id, key.fingerprint, root))
+            rows = [] if json else connection.execute(_JOBS_BY_ID, {"ids": [key.id]}).all()
+        if rows:
+            json = _made_json(self._sessions, self._settings, self._finished, rows, root)[key.id]
+        if json is None:  # deleted between the two reads
+            raise not_found("job")
+        resp.media = json
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, job_id: uuid.UUID) -> None:
         with session_scope(self._sessions) as session:
