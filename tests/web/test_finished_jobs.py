@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import uuid
 
-import falcon.testing
 import pytest
 from sqlalchemy import update
 
@@ -18,7 +17,6 @@ from core.models import Job, utcnow
 from testservices import TEST_PASSWORD
 from vid2mp3.migrate import upgrade_to_head
 from vid2mp3.services import build_services
-from web.app import create_app
 from web.finished_jobs import FinishedJobs
 
 
@@ -32,15 +30,8 @@ def services(request, settings, tmp_path):
     services.close()
 
 
-def test_a_kept_job_shows_every_change_to_its_row(services):
-    app = create_app(
-        services.settings,
-        services.sessions,
-        services.store,
-        services.tokens,
-        enqueue=lambda *_: None,
-    )
-    client = falcon.testing.TestClient(app)
+def test_a_kept_job_shows_every_change_to_its_row(services, make_client):
+    client = make_client()  # on `services` above
     email = f"kept-{uuid.uuid4().hex[:8]}@example.com"
     with session_scope(services.sessions) as session:
         user = create_user(session, email, TEST_PASSWORD)
