@@ -37,7 +37,11 @@ class CuttingProxy:
                 downstream, _ = self._listener.accept()
             except OSError:
                 return
-            upstream = socket.create_connection(self._target)
+            try:
+                upstream = socket.create_connection(self._target)
+            except OSError:  # the server refused: so does the proxy, and it keeps accepting
+                downstream.close()
+                continue
             cut = threading.Event()
             threading.Thread(target=self._up, args=(downstream, upstream, cut), daemon=True).start()
             threading.Thread(
@@ -73,9 +77,15 @@ class CuttingProxy:
             downstream.shutdown(socket.SHUT_RDWR)
 
     def _down(self, upstream: socket.socket, downstream: socket.socket, cut: threading.Event):
-        while data := upstream.recv(64 * 1024):
-            with contextlib.suppress(OSError):
-                downstream.sendall(data)
+        # The server may also reset a connection (gunicorn closing a kept-alive one as a request
+        # arrives): the client's side is closed all the same, or the browser would wait on it
+        # for ever.
+        try:
+            while data := upstream.recv(64 * 1024):
+                with contextlib.suppress(OSError):
+                    downstream.sendall(data)
+        except OSError:
+            pass
         upstream.close()
         downstream.close()
         if cut.is_set():

@@ -22,10 +22,6 @@ from testservices import free_port
 from ui.conftest import running_service, sign_in
 
 TIMEOUT_MS = 90_000
-# Until the job of the whole file shows. A loaded server may notice the cut request late; its
-# handler holds the upload's lock meanwhile (other PATCHes get 423 and retry), at worst until the
-# lock lapses (core.uploads.LOCK_SECONDS, 60 s) plus the page's next retry (up to 30 s later).
-FINISH_TIMEOUT_MS = 180_000
 SLOW = {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 256 * 1024}
 FAST = {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
 
@@ -88,7 +84,7 @@ def wait_until_sent(page, percent: float) -> None:
 def finish_and_check(page, service, video, name: str) -> str:
     """Wait for the job of `video`; check the stored bytes; return the job's id."""
     details = page.get_by_role("link", name=f"Details of {name}")
-    expect(details).to_be_visible(timeout=FINISH_TIMEOUT_MS)
+    expect(details).to_be_visible(timeout=TIMEOUT_MS)
     job_id = details.get_attribute("href").rsplit("/", 1)[1]
     store = open_store((service.data_dir / "blobs").as_uri())
     try:
