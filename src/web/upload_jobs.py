@@ -16,12 +16,12 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import falcon
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from conversion.errors import InvalidOptionsError
 from conversion.options import ConversionOptions
 from core import repeats
-from core.db import session_scope
+from core.db import reading, session_scope
 from core.job_blobs import video_blobs
 from core.jobs import delete_blobs_quietly
 from core.models import Job
@@ -133,14 +133,15 @@ class UploadJobs:
 
     def remaining_quota(self, user_id: int) -> int:
         """Return how many bytes the user may still store (≤ 0: none)."""
-        with session_scope(self._sessions) as session:
-            used = session.scalar(
-                select(
-                    func.coalesce(func.sum(Job.video_size), 0)
-                    + func.coalesce(func.sum(Job.mp3_size), 0)
-                ).where(Job.user_id == user_id, Job.state != JobState.CANCELLED.value)
-            )
+        with reading(self._sessions) as connection:
+            used = connection.execute(_BYTES_STORED, {"user_id": user_id}).scalar()
         return self._settings.user_quota_bytes - int(used or 0)
+
+
+# Built once, run on every upload: the bytes a user's jobs hold (videos and MP3s).
+_BYTES_STORED = select(
+    func.coalesce(func.sum(Job.video_size), 0) + func.coalesce(func.sum(Job.mp3_size), 0)
+).where(Job.user_id == bindparam("user_id"), Job.state != JobState.CANCELLED.value)
 
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
