@@ -8,7 +8,8 @@ The claim opens the attempt's timeline row and the advance closes it, each in th
 (`actors.timeline`); the lease keeps the row's id (`event_id`) for the other endings.
 While a step works, `should_stop()` writes a heartbeat about once a second and tells whether the
 lease is gone (cancelled, or taken over by another worker after this one looked dead); it is
-the `cancel` callable handed to ffmpeg.
+the `cancel` callable handed to ffmpeg. `check()` looks at the row between a step's phases
+(before the MP3 is written) without writing it.
 
 The token of the lease is also kept in the Dramatiq message's options (through Dramatiq's
 `CurrentMessage` middleware), so the exhausted-retries hook can fail the job with it.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import dramatiq
@@ -81,28 +83,41 @@ class Lease:
         if self._lost or now - self._last_beat < self.interval:
             return self._lost
         self._last_beat = now
+        held = self._ask(
+            lambda: jobs.heartbeat(self.session, self.job_id, self.step, self.token, self._progress)
+        )
+        if held is not None:
+            self._last_ok = now
+        return self._lost
+
+    def check(self) -> None:
+        """Raise LeaseLost if the lease is gone now (between a step's phases).
+
+        One read of the row, in the step's transaction (its next write commits it): the
+        heartbeats while the step works keep the lease fresh, so this only has to look.
+        """
+        if not self._lost:
+            self._ask(lambda: jobs.holds(self.session, self.job_id, self.step, self.token))
+        if self._lost:
+            raise LeaseLost()
+
+    def _ask(self, held: Callable[[], bool]) -> bool | None:
+        """Run `held()` and remember a lost lease; None when the database did not answer."""
         try:
-            held = jobs.heartbeat(self.session, self.job_id, self.step, self.token, self._progress)
+            answer = held()
         except SQLAlchemyError:
             self.session.rollback()
             # A short database outage must not kill a long conversion; a long one must, since
             # another worker may take the job over once the lease has expired.
-            if now - self._last_ok > self.lease_seconds * 0.6:
+            if time.monotonic() - self._last_ok > self.lease_seconds * 0.6:
                 raise
             if self._beating:  # one line per outage, not one per second
                 log.warning("job %s: heartbeat failed; the database may be down", self.job_id)
             self._beating = False
-            return False
-        self._last_ok = now
+            return None
         self._beating = True
-        self._lost = not held
-        return self._lost
-
-    def check(self) -> None:
-        """Heartbeat now and raise LeaseLost if the lease is gone (between a step's phases)."""
-        self._last_beat = 0.0
-        if self.should_stop():
-            raise LeaseLost()
+        self._lost = not answer
+        return answer
 
     def ensure_held(self) -> None:
         """Heartbeat if one is due; raise LeaseLost if the lease is gone (between chunks)."""

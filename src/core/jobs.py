@@ -8,7 +8,8 @@ with one conditional UPDATE (compare-and-set), never by reading and then writing
   deliveries of the same message never work on one job at once.
 - `heartbeat` refreshes `updated_at` (and the progress) while the token still matches. It
   returns False when the lease is lost: the job was cancelled, or another worker took it over
-  after this one looked dead. The worker then stops at once.
+  after this one looked dead. The worker then stops at once. `holds` asks the same without
+  writing.
 - `advance`, `fail_step` and `release` end the lease: next state, failed, or "try again".
 
 Each write commits, except `claim` and `advance` with `commit=False`: the worker adds the
@@ -229,6 +230,15 @@ def release(
     return _fenced(session, job_id, step, token, values)
 
 
+def holds(session: Session, job_id: str, step: Step, token: int) -> bool:
+    """Tell whether the lease `token` on `step` is still held, without refreshing it."""
+    return session.scalar(select(Job.attempts).where(_lease(job_id, step, token))) is not None
+
+
+def _lease(job_id: str, step: Step, token: int):
+    return (Job.id == job_id) & (Job.state == STEP_STATE[step].value) & (Job.attempts == token)
+
+
 def _fenced(
     session: Session,
     job_id: str,
@@ -239,9 +249,7 @@ def _fenced(
     commit: bool = True,
 ) -> bool:
     result = session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.state == STEP_STATE[step].value, Job.attempts == token)
-        .values(**values),
+        update(Job).where(_lease(job_id, step, token)).values(**values),
         execution_options={"synchronize_session": False},
     )
     if commit:
