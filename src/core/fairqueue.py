@@ -45,6 +45,8 @@ HELD = (Job.state == JobState.QUEUED.value) & Job.enqueued_at.is_(None)
 IN_FLIGHT = ((Job.state == JobState.QUEUED.value) & Job.enqueued_at.is_not(None)) | (
     Job.state == JobState.CONVERTING.value
 )
+# Built once: it runs after every conversion and in every dispatcher round.
+_ANY_HELD = select(exists().where(HELD))
 
 
 def slots(session: Session, settings: Settings) -> int:
@@ -110,7 +112,7 @@ def release(
 def any_held(sessions: sessionmaker[Session]) -> bool:
     """Tell whether any job waits for its turn."""
     with reading(sessions) as connection:
-        return bool(connection.execute(select(exists().where(HELD))).scalar())
+        return bool(connection.execute(_ANY_HELD).scalar())
 
 
 def _next_turns(session: Session, user_limit: int, count: int) -> list[str]:
