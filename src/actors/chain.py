@@ -14,6 +14,10 @@ Errors: `StepFailed` (and permanent conversion errors, which the convert step tu
 fails the job at once with its reason; anything else gives the lease back and raises, so
 Dramatiq retries with backoff; when retries run out `actors.middleware.RecordExhaustedJobs`
 fails the job with the last error. Cancellation and lease loss stop the step quietly.
+
+Each attempt is recorded in the job's timeline (`actors.timeline`): opened with the claim and
+closed "done" with the advance, in their commits; the runner closes it with any other outcome.
+One database session serves the whole step, from the claim to the outbox mark after the send.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 import dramatiq
+from dramatiq.middleware import CurrentMessage
 
 from actors import convert, notify, store, timeline
 from actors.errors import StepFailed, describe_error
@@ -118,7 +123,11 @@ def enqueue_pipeline(
 
 
 def run_step(rt: Runtime, link: Link, job_id: str, send: Callable[[Step], None]) -> None:
-    """Claim the step, run its work, advance the row, then send the next step's message."""
+    """Claim the step, run its work, advance the row, then send the next step's message.
+
+    One session serves the whole step: the claim (with the attempt's timeline row), the
+    heartbeats, the advance (closing the row) and the outbox mark after the send.
+    """
     with rt.sessions() as session:
         lease = claim(session, job_id, link.step, rt.lease_seconds)
         if lease is None:
@@ -126,8 +135,7 @@ def run_step(rt: Runtime, link: Link, job_id: str, send: Callable[[Step], None])
         if link.step is Step.CONVERT and lease.token == 1:  # its first attempt since queued
             rt.metrics.observe_wait(lease.job)
         try:
-            with timeline.attempt(rt, lease):
-                lease.advance(**link.work(rt, lease))
+            lease.advance(**link.work(rt, lease))
         except (LeaseLost, Cancelled):
             _stopped(rt, lease)
             return
@@ -135,26 +143,23 @@ def run_step(rt: Runtime, link: Link, job_id: str, send: Callable[[Step], None])
             _fail(rt, lease, failure)
             return
         except BaseException as error:
-            reason = describe_error(error)
-            log.warning("job %s: %s failed, will retry: %s", job_id, link.step, reason)
-            if link.step is Step.CONVERT:
-                rt.metrics.jobs.labels("retried").inc()
-            lease.release(reason)
+            _retry(rt, lease, error)
             raise
-    if link.step is Step.CONVERT:
-        rt.metrics.jobs.labels("converted").inc()
-    if link.next is None:
-        log.info("job %s: done", job_id)
-        return
-    send(link.next)
-    with rt.sessions() as session:
+        if link.step is Step.CONVERT:
+            rt.metrics.jobs.labels("converted").inc()
+        if link.next is None:
+            log.info("job %s: done", job_id)
+            return
+        send(link.next)
         outbox.mark_enqueued(session, job_id)
 
 
 def _stopped(rt: Runtime, lease: Lease) -> None:
     """Stop quietly; if the job was cancelled, remove blobs that may have just been written."""
     lease.session.rollback()
-    if jobs.is_cancelled(lease.session, lease.job_id):
+    cancelled = jobs.is_cancelled(lease.session, lease.job_id)
+    _close(lease, "cancelled" if cancelled else "lease_lost")
+    if cancelled:
         log.info("job %s: cancelled during %s; stopped", lease.job_id, lease.step)
         blobs = mp3_blobs(lease.job_id) + video_blobs(lease.job_id)
         jobs.delete_blobs_quietly(rt.store, *blobs)
@@ -167,6 +172,25 @@ def _fail(rt: Runtime, lease: Lease, failure: StepFailed) -> None:
     if not lease.fail(failure.reason, **failure.values):
         _stopped(rt, lease)
         return
+    _close(lease, "failed", failure.reason)
     log.warning("job %s: %s failed for good: %s", lease.job_id, lease.step, failure.reason)
     if lease.step is Step.CONVERT:
         rt.metrics.jobs.labels("failed").inc()
+
+
+def _retry(rt: Runtime, lease: Lease, error: BaseException) -> None:
+    """Give the lease back so that Dramatiq's retry (if any is left) can claim it at once."""
+    reason = describe_error(error)
+    log.warning("job %s: %s failed, will retry: %s", lease.job_id, lease.step, reason)
+    if lease.step is Step.CONVERT:
+        rt.metrics.jobs.labels("retried").inc()
+    lease.release(reason)
+    message = CurrentMessage.get_current_message()
+    retries = message.options.get("retries", 0) if message is not None else 0
+    final = getattr(error, "permanent", False) or retries >= rt.settings.retry_max
+    _close(lease, "failed" if final else "retry", reason)
+
+
+def _close(lease: Lease, outcome: str, error: str | None = None) -> None:
+    """Close the attempt's timeline row after the step's own write (see actors.timeline)."""
+    timeline.close(lease.session, lease.job_id, lease.event_id, outcome, error)

@@ -20,6 +20,7 @@ from actors.errors import SERVICE_AWAY, describe_error
 from actors.notify import resend_email
 from actors.runtime import Runtime
 from core import fairqueue, outbox
+from core.db import reading
 from core.states import Step
 
 log = logging.getLogger(__name__)
@@ -61,13 +62,16 @@ class Dispatcher(threading.Thread):
             fairqueue.release(self.runtime.sessions, settings, self.enqueue)
         # Unchanged for longer than the upload's own publish may take, so that one goes first.
         grace = settings.broker_timeout_seconds + 1
-        with self.runtime.sessions() as session:
-            unsent = outbox.unsent_jobs(session, grace, queued=not settings.fair_queue)
-            for job_id, step in unsent:
-                self.enqueue(job_id, step)
-                outbox.mark_enqueued(session, job_id)
-                log.info("job %s: message for %s sent after a broker outage", job_id, step)
-            due = outbox.due_emails(session)
+        # Reads outside a transaction: an idle round costs these reads and nothing else.
+        with reading(self.runtime.sessions) as connection:
+            unsent = outbox.unsent_jobs(connection, grace, queued=not settings.fair_queue)
+            due = outbox.due_emails(connection)
+        if unsent:
+            with self.runtime.sessions() as session:
+                for job_id, step in unsent:
+                    self.enqueue(job_id, step)
+                    outbox.mark_enqueued(session, job_id)
+                    log.info("job %s: message for %s sent after a broker outage", job_id, step)
         for job_id, due_at in due:
             if self._stop_event.is_set():
                 return

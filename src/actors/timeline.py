@@ -1,73 +1,80 @@
-"""Record each attempt of a step in the job's timeline (`core.timeline`), from the chain runner.
+"""Record each attempt of a step in the job's timeline (`core.timeline`), in the step's session.
 
-`attempt(rt, lease)` wraps a step's work: it writes the attempt's row when the work starts and
-closes it with the outcome the exception (or its absence) means. It writes in sessions of its
-own, so the step's session (rolled back on errors) never loses the record, and a failure to
-write the timeline is logged, never raised: the history must not break the pipeline.
+On the way a step normally goes, the timeline costs no commit of its own: the attempt's row is
+added in the claim's transaction (`actors.lease.claim`, `open_attempt`) and closed "done" in
+the advance's (`Lease.advance`, `close_done`), both through `commit_with`. An attempt that ends
+otherwise is closed by the chain runner with `close` once the step's own write is done: retry,
+failed, cancelled or lease_lost, in a transaction of its own, since the step's may have been
+rolled back.
+
+A failure to write the timeline is logged, never raised: the history must not break the
+pipeline. When the row fails inside the step's transaction, that transaction is rolled back and
+the step's write runs again alone.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable
+from typing import TypeVar
 
-from dramatiq.middleware import CurrentMessage
+from sqlalchemy.orm import Session
 
-from actors.errors import StepFailed, describe_error
-from actors.lease import Lease, LeaseLost
-from actors.runtime import Runtime
-from conversion import Cancelled
-from core import jobs, timeline
+from core import timeline
+from core.states import Step
 
 log = logging.getLogger(__name__)
 
 HOST = socket.gethostname()
 
-
-@contextlib.contextmanager
-def attempt(rt: Runtime, lease: Lease) -> Iterator[None]:
-    """Record the attempt of `lease`'s step around the block; re-raise whatever it raises."""
-    event_id = _quietly(
-        rt,
-        lease.job_id,
-        lambda s: timeline.start(s, lease.job_id, lease.step.value, lease.token, HOST, os.getpid()),
-    )
-    try:
-        yield
-    except BaseException as error:
-        if event_id is not None:
-            outcome, reason = _outcome(rt, lease, error)
-            _quietly(rt, lease.job_id, lambda s: timeline.finish(s, event_id, outcome, reason))
-        raise
-    if event_id is not None:
-        _quietly(rt, lease.job_id, lambda s: timeline.finish(s, event_id, "done"))
+T = TypeVar("T")
 
 
-def _outcome(rt: Runtime, lease: Lease, error: BaseException) -> tuple[str, str | None]:
-    if isinstance(error, (LeaseLost, Cancelled)):
-        cancelled = _quietly(rt, lease.job_id, lambda s: jobs.is_cancelled(s, lease.job_id))
-        return ("cancelled" if cancelled else "lease_lost"), None
-    if isinstance(error, StepFailed):
-        return "failed", error.reason
-    message = CurrentMessage.get_current_message()
-    retries = message.options.get("retries", 0) if message is not None else 0
-    final = getattr(error, "permanent", False) or retries >= rt.settings.retry_max
-    return ("failed" if final else "retry"), describe_error(error)
+def commit_with(
+    session: Session, job_id: str, write: Callable[[], T], event: Callable[[T], int | None]
+) -> tuple[T, int | None]:
+    """Run the step's `write()`, then the timeline's `event(result)`, and commit both at once.
 
-
-def _quietly(rt: Runtime, job_id: str, write):
-    """Run `write(session)` in a session of its own; log (never raise) a database error.
-
-    One line naming the job and the error's kind: during an outage every attempt fails to
-    write, and a traceback each time would bury what matters (it is there at debug level).
+    Returns `write`'s result and the event's (None when the event failed; that is logged).
     """
+    result = write()
     try:
-        with rt.sessions() as session:
-            return write(session)
+        recorded = event(result)
     except Exception as error:
-        log.warning("job %s: timeline event not written: %s", job_id, type(error).__name__)
-        log.debug("job %s: timeline write failed", job_id, exc_info=True)
-        return None
+        _warn(job_id, error)
+        session.rollback()
+        result, recorded = write(), None
+    session.commit()
+    return result, recorded
+
+
+def open_attempt(session: Session, job_id: str, step: Step, token: int) -> int:
+    """Add the row of attempt `token` of `step` run by this process; return its event id."""
+    return timeline.start(session, job_id, step.value, token, HOST, os.getpid())
+
+
+def close_done(session: Session, event_id: int | None) -> None:
+    """Close the attempt `event_id` (if it was recorded) as done, in the caller's transaction."""
+    if event_id is not None:
+        timeline.finish(session, event_id, "done")
+
+
+def close(session: Session, job_id: str, event_id: int | None, outcome: str, error=None) -> None:
+    """Close the attempt `event_id` (if it was recorded) with its outcome, and commit."""
+    if event_id is None:
+        return
+    try:
+        timeline.finish(session, event_id, outcome, error)
+        session.commit()
+    except Exception as error:
+        session.rollback()
+        _warn(job_id, error)
+
+
+def _warn(job_id: str, error: Exception) -> None:
+    # One line naming the job and the error's kind: during an outage every attempt fails to
+    # write, and a traceback each time would bury what matters (it is there at debug level).
+    log.warning("job %s: timeline event not written: %s", job_id, type(error).__name__)
+    log.debug("job %s: timeline write failed", job_id, exc_info=error)

@@ -8,8 +8,12 @@ with one conditional UPDATE (compare-and-set), never by reading and then writing
   deliveries of the same message never work on one job at once.
 - `heartbeat` refreshes `updated_at` (and the progress) while the token still matches. It
   returns False when the lease is lost: the job was cancelled, or another worker took it over
-  after this one looked dead. The worker then stops at once.
+  after this one looked dead. The worker then stops at once. `holds` asks the same without
+  writing.
 - `advance`, `fail_step` and `release` end the lease: next state, failed, or "try again".
+
+Each write commits, except `claim` and `advance` with `commit=False`: the worker adds the
+attempt's timeline row to them and commits once (`actors.timeline`).
 
 A lease is fresh while `updated_at` is younger than `lease_seconds`; a worker killed with SIGKILL
 stops heart-beating, so its job becomes claimable again after that time and the redelivered
@@ -26,7 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from core import repeats
 from core.job_blobs import mp3_blobs, video_blobs
@@ -73,11 +77,15 @@ def claim(
     step: Step,
     lease_seconds: float,
     resume_token: int | None = None,
+    *,
+    commit: bool = True,
 ) -> Claim:
     """Take the lease for `step` on the job and commit; see the module docstring.
 
     `resume_token`: a lease of this step that an earlier delivery of the same message held and
     could not give back (the database was away); it is taken over at once, not waited out.
+    The job is loaded in the same transaction, with its owner for the notify step (who gets
+    the e-mail). `commit=False` leaves the transaction to the caller.
     """
     now = utcnow()
     cutoff = now - dt.timedelta(seconds=lease_seconds)
@@ -107,8 +115,10 @@ def claim(
         update(Job).where(Job.id == job_id, where).values(**values),
         execution_options={"synchronize_session": False},
     )
-    session.commit()
-    job = session.get(Job, job_id, populate_existing=True)
+    owner = [joinedload(Job.user)] if step is Step.NOTIFY else []
+    job = session.get(Job, job_id, populate_existing=True, options=owner)
+    if commit:
+        session.commit()
     if result.rowcount == 1 and job is not None:
         return Claim(token=job.attempts, job=job)
     if job is not None and job.state == state.value:
@@ -133,10 +143,13 @@ def record(session: Session, job_id: str, step: Step, token: int, **values: Any)
     return _fenced(session, job_id, step, token, values)
 
 
-def advance(session: Session, job_id: str, step: Step, token: int, **values: Any) -> bool:
+def advance(
+    session: Session, job_id: str, step: Step, token: int, *, commit: bool = True, **values: Any
+) -> bool:
     """Finish `step`: move the job to the next state and end the lease; False if it was lost.
 
     The reason is cleared unless `values` gives one (a notification that failed for good).
+    `commit=False` leaves the transaction to the caller.
     """
     target = _NEXT[step]
     check_transition(STEP_STATE[step], target)
@@ -147,7 +160,7 @@ def advance(session: Session, job_id: str, step: Step, token: int, **values: Any
         values["finished_at"] = now
     else:
         values["enqueued_at"] = None  # the next step's message is owed until sent (core.outbox)
-    return _fenced(session, job_id, step, token, values)
+    return _fenced(session, job_id, step, token, values, commit=commit)
 
 
 def fail_step(
@@ -217,14 +230,30 @@ def release(
     return _fenced(session, job_id, step, token, values)
 
 
-def _fenced(session: Session, job_id: str, step: Step, token: int, values: dict[str, Any]) -> bool:
+def holds(session: Session, job_id: str, step: Step, token: int) -> bool:
+    """Tell whether the lease `token` on `step` is still held, without refreshing it."""
+    return session.scalar(select(Job.attempts).where(_lease(job_id, step, token))) is not None
+
+
+def _lease(job_id: str, step: Step, token: int):
+    return (Job.id == job_id) & (Job.state == STEP_STATE[step].value) & (Job.attempts == token)
+
+
+def _fenced(
+    session: Session,
+    job_id: str,
+    step: Step,
+    token: int,
+    values: dict[str, Any],
+    *,
+    commit: bool = True,
+) -> bool:
     result = session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.state == STEP_STATE[step].value, Job.attempts == token)
-        .values(**values),
+        update(Job).where(_lease(job_id, step, token)).values(**values),
         execution_options={"synchronize_session": False},
     )
-    session.commit()
+    if commit:
+        session.commit()
     return result.rowcount == 1
 
 

@@ -20,6 +20,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from core.models import Job, utcnow
@@ -46,7 +47,11 @@ def mark_enqueued(session: Session, job_id: str) -> None:
 
 
 def unsent_jobs(
-    session: Session, older_than_seconds: float, limit: int = 100, *, queued: bool = True
+    session: Session | Connection,
+    older_than_seconds: float,
+    limit: int = 100,
+    *,
+    queued: bool = True,
 ) -> list[tuple]:
     """Return (job id, step) of active jobs whose message was never published.
 
@@ -82,7 +87,7 @@ def retry_delay(elapsed_seconds: float, min_seconds: float, max_seconds: float) 
     return max(min_seconds, min(max_seconds, elapsed_seconds))
 
 
-def due_emails(session: Session, limit: int = 50) -> list[tuple[str, dt.datetime]]:
+def due_emails(session: Session | Connection, limit: int = 50) -> list[tuple[str, dt.datetime]]:
     """Return (job id, due time) of done jobs whose e-mail attempt is due."""
     rows = session.execute(
         select(Job.id, Job.email_due_at)

@@ -3,11 +3,13 @@
 A row is written when a worker takes a step's lease (outcome empty: it runs) and closed when
 the attempt ends: done, retry, failed, cancelled or lease_lost, with the error a user reads.
 Rows live in the database, so a job's history survives restarts of web and workers alike.
+`start` and `finish` write in the caller's transaction (the worker adds them to the lease's
+own writes, see `actors.timeline`); the caller commits.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from core.models import JobEvent, utcnow
@@ -16,23 +18,25 @@ OUTCOMES = ("done", "retry", "failed", "cancelled", "lease_lost")
 
 
 def start(session: Session, job_id: str, step: str, attempt: int, host: str, pid: int) -> int:
-    """Record that an attempt began on worker `host`/`pid`, commit, and return its event id."""
-    event = JobEvent(job_id=job_id, step=step, attempt=attempt, worker_host=host, worker_pid=pid)
-    session.add(event)
-    session.commit()
-    return event.id
+    """Record that an attempt began on worker `host`/`pid` and return its event id."""
+    result = session.execute(
+        insert(JobEvent.__table__).values(
+            job_id=job_id, step=step, attempt=attempt, worker_host=host, worker_pid=pid
+        )
+    )
+    return result.inserted_primary_key[0]
 
 
 def finish(session: Session, event_id: int, outcome: str, error: str | None = None) -> None:
-    """Close the attempt with its outcome (one of `OUTCOMES`) and commit."""
+    """Close the attempt with its outcome (one of `OUTCOMES`)."""
     if outcome not in OUTCOMES:
         raise ValueError(f"unknown outcome {outcome!r}")
+    events = JobEvent.__table__
     session.execute(
-        update(JobEvent)
-        .where(JobEvent.id == event_id)
+        update(events)
+        .where(events.c.id == event_id)
         .values(outcome=outcome, error=error, ended_at=utcnow())
     )
-    session.commit()
 
 
 def for_job(session: Session, job_id: str) -> list[JobEvent]:

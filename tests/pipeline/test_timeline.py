@@ -3,10 +3,30 @@
 from __future__ import annotations
 
 import os
+import uuid
 
+import pytest
+
+from actors import timeline as attempts
+from actors.lease import claim
 from core import timeline, workers
 from core.db import session_scope
+from core.models import Job
+from core.states import Step
 from core.storage import StorageError
+
+LEASE = 5.0
+
+
+@pytest.fixture
+def job_id(sessions, make_user) -> str:
+    user = make_user()
+    job_id = uuid.uuid4().hex
+    with session_scope(sessions) as session:
+        session.add(
+            Job(id=job_id, user_id=user.id, original_filename="a.mp4", video_blob_id=job_id)
+        )
+    return job_id
 
 
 def _timeline(h, job_id):
@@ -15,6 +35,32 @@ def _timeline(h, job_id):
             (e.step, e.attempt, e.outcome, e.error, e.worker_pid, e.ended_at is not None)
             for e in timeline.for_job(session, job_id)
         ]
+
+
+def test_the_claim_opens_the_attempt_and_the_advance_closes_it(sessions, job_id, h):
+    with sessions() as session:
+        lease = claim(session, job_id, Step.CONVERT, LEASE)
+        assert lease is not None and lease.event_id is not None
+        # Committed with the claim: another session sees the lease and the running attempt.
+        assert h.load(job_id).state == "converting"
+        assert _timeline(h, job_id) == [("convert", 1, None, None, os.getpid(), False)]
+        lease.advance(progress=100.0)
+    assert h.load(job_id).state == "storing"
+    assert _timeline(h, job_id) == [("convert", 1, "done", None, os.getpid(), True)]
+
+
+def test_a_timeline_row_that_cannot_be_written_never_stops_the_step(
+    sessions, job_id, h, monkeypatch, caplog
+):
+    monkeypatch.setattr(attempts, "HOST", "h" * 300)  # too long for its column: the row fails
+    with sessions() as session:
+        lease = claim(session, job_id, Step.CONVERT, LEASE)
+        assert lease is not None and lease.event_id is None
+        assert h.load(job_id).state == "converting"
+        lease.advance(progress=100.0)
+    assert h.load(job_id).state == "storing"
+    assert _timeline(h, job_id) == []
+    assert "timeline event not written" in caplog.text
 
 
 def test_a_forced_retry_shows_in_the_timeline(pipeline_settings, run_worker, submit, media, h):
