@@ -77,15 +77,20 @@ class CuttingProxy:
             downstream.shutdown(socket.SHUT_RDWR)
 
     def _down(self, upstream: socket.socket, downstream: socket.socket, cut: threading.Event):
-        # The server may also reset a connection (gunicorn closing a kept-alive one as a request
-        # arrives): the client's side is closed all the same, or the browser would wait on it
-        # for ever.
+        # Whatever ends the server's side (its answer and close, gunicorn closing an idle
+        # kept-alive connection, a reset), the client's side ends too, or the browser would
+        # send its next request into a dead connection and wait for ever. Shut down, not just
+        # closed: close() does not wake `_up`'s recv() on the same socket, and while a call
+        # holds it the connection stays open and the browser sees no FIN.
         try:
             while data := upstream.recv(64 * 1024):
                 with contextlib.suppress(OSError):
                     downstream.sendall(data)
         except OSError:
             pass
+        for side in (upstream, downstream):
+            with contextlib.suppress(OSError):
+                side.shutdown(socket.SHUT_RDWR)
         upstream.close()
         downstream.close()
         if cut.is_set():

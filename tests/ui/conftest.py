@@ -74,24 +74,25 @@ def running_service(data_dir: Path, port: int, **extra_env: str) -> Iterator[Ser
     for name in ("DATABASE_URL", "STORAGE_URL", "BROKER_URL", "SMTP_URL", "JWT_SECRET"):
         env.pop(name, None)
     env.update(extra_env)
-    process = subprocess.Popen(
-        [VID2MP3, "run", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    # Its output goes to a file: a pipe nobody reads until the end would stop the service (every
+    # thread that logs) once its buffer is full.
+    log = data_dir / "vid2mp3-run.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [VID2MP3, "run", "--port", str(port)], env=env, stdout=output, stderr=subprocess.STDOUT
+        )
     try:
         wait_for_port(port, timeout=60)
         yield Service(url, env, admin)
     finally:
         process.terminate()
         try:
-            output, _ = process.communicate(timeout=30)
+            process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
-            output, _ = process.communicate()
-        print(f"--- vid2mp3 run (exit {process.returncode}) ---\n{output}")
+            process.wait()
+        text = log.read_text(errors="replace")
+        print(f"--- vid2mp3 run (exit {process.returncode}) ---\n{text}")
 
 
 @pytest.fixture(scope="module")
