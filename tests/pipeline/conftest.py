@@ -189,6 +189,18 @@ def settings(settings: Settings, pipeline_database) -> Settings:
 
 
 @pytest.fixture
+def job_id(sessions, make_user) -> str:
+    """A queued job of a new user, with no video stored: for the lease and timeline tests."""
+    user = make_user()
+    job_id = uuid.uuid4().hex
+    with session_scope(sessions) as session:
+        session.add(
+            Job(id=job_id, user_id=user.id, original_filename="a.mp4", video_blob_id=job_id)
+        )
+    return job_id
+
+
+@pytest.fixture
 def mailbox() -> Iterator[tuple[Mailbox, int]]:
     """Run a real SMTP server on a free port; yield (mailbox, port)."""
     with running_mailbox() as running:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
-import pytest
 from sqlalchemy import update
 
 from core import jobs
@@ -14,17 +12,6 @@ from core.models import Job
 from core.states import JobState, Step
 
 LEASE = 5.0
-
-
-@pytest.fixture
-def job_id(sessions, make_user) -> str:
-    user = make_user()
-    job_id = uuid.uuid4().hex
-    with session_scope(sessions) as session:
-        session.add(
-            Job(id=job_id, user_id=user.id, original_filename="a.mp4", video_blob_id=job_id)
-        )
-    return job_id
 
 
 def _age(sessions, job_id: str, seconds: float) -> None:

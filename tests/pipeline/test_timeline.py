@@ -3,30 +3,15 @@
 from __future__ import annotations
 
 import os
-import uuid
-
-import pytest
 
 from actors import timeline as attempts
 from actors.lease import claim
 from core import timeline, workers
 from core.db import session_scope
-from core.models import Job
 from core.states import Step
 from core.storage import StorageError
 
 LEASE = 5.0
-
-
-@pytest.fixture
-def job_id(sessions, make_user) -> str:
-    user = make_user()
-    job_id = uuid.uuid4().hex
-    with session_scope(sessions) as session:
-        session.add(
-            Job(id=job_id, user_id=user.id, original_filename="a.mp4", video_blob_id=job_id)
-        )
-    return job_id
 
 
 def _timeline(h, job_id):
