@@ -99,8 +99,10 @@ def declare(broker: dramatiq.Broker, runtime: Runtime) -> None:
 
 
 def _release_held(rt: Runtime, broker: dramatiq.Broker) -> None:
-    """A conversion ended, so a slot is free: send the next held jobs (core.fairqueue)."""
+    """A conversion ended, so a slot is free: send the next held jobs, if any (core.fairqueue)."""
     try:
+        if not fairqueue.any_held(rt.sessions):
+            return
         fairqueue.release(
             rt.sessions, rt.settings, lambda job_id, step: enqueue_pipeline(job_id, step, broker)
         )

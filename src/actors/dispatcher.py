@@ -58,7 +58,7 @@ class Dispatcher(threading.Thread):
     def dispatch(self) -> None:
         """Send the unsent messages, then the due e-mails."""
         settings = self.runtime.settings
-        if settings.fair_queue:
+        if settings.fair_queue and fairqueue.any_held(self.runtime.sessions):
             fairqueue.release(self.runtime.sessions, settings, self.enqueue)
         # Unchanged for longer than the upload's own publish may take, so that one goes first.
         grace = settings.broker_timeout_seconds + 1

@@ -45,7 +45,7 @@ HELD = (Job.state == JobState.QUEUED.value) & Job.enqueued_at.is_(None)
 IN_FLIGHT = ((Job.state == JobState.QUEUED.value) & Job.enqueued_at.is_not(None)) | (
     Job.state == JobState.CONVERTING.value
 )
-# Built once: it runs after every conversion and in every dispatcher round.
+# Built once: workers run it after every conversion and in every dispatcher round.
 _ANY_HELD = select(exists().where(HELD))
 
 
@@ -83,12 +83,9 @@ def release(
     """Send the convert messages that may go now; return the released jobs' ids.
 
     `send(job_id, Step.CONVERT)` publishes one message; when it raises (the broker is away),
-    the job is held again and the error propagates. When no job is held (the usual case after
-    a conversion, and for the dispatcher of an idle worker), that costs one indexed read.
+    the job is held again and the error propagates.
     """
     released: list[str] = []
-    if not any_held(sessions):
-        return released
     with sessions() as session:
         capacity = slots(session, settings)
         free = capacity - _in_flight(session)
@@ -110,7 +107,12 @@ def release(
 
 
 def any_held(sessions: sessionmaker[Session]) -> bool:
-    """Tell whether any job waits for its turn."""
+    """Tell whether any job waits for its turn, in one indexed read.
+
+    Workers ask it before `release`, which they would otherwise run in full after every
+    conversion and every dispatcher round, mostly with nothing held; the web need not ask, since
+    the job it just accepted is held.
+    """
     with reading(sessions) as connection:
         return bool(connection.execute(_ANY_HELD).scalar())
 

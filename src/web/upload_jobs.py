@@ -34,6 +34,11 @@ from web.resources.jobs import hand_over
 # Fields next to the video that belong to the job rather than to the conversion options.
 JOB_FIELDS = ("webhook_url", "keep_video")
 
+# Built once, run on every upload: the bytes a user's jobs hold (videos and MP3s).
+_BYTES_STORED = select(
+    func.coalesce(func.sum(Job.video_size), 0) + func.coalesce(func.sum(Job.mp3_size), 0)
+).where(Job.user_id == bindparam("user_id"), Job.state != JobState.CANCELLED.value)
+
 
 @dataclasses.dataclass(frozen=True)
 class JobRequest:
@@ -136,12 +141,6 @@ class UploadJobs:
         with reading(self._sessions) as connection:
             used = connection.execute(_BYTES_STORED, {"user_id": user_id}).scalar()
         return self._settings.user_quota_bytes - int(used or 0)
-
-
-# Built once, run on every upload: the bytes a user's jobs hold (videos and MP3s).
-_BYTES_STORED = select(
-    func.coalesce(func.sum(Job.video_size), 0) + func.coalesce(func.sum(Job.mp3_size), 0)
-).where(Job.user_id == bindparam("user_id"), Job.state != JobState.CANCELLED.value)
 
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f]")

@@ -132,6 +132,7 @@ def test_release_sends_each_users_oldest_jobs_up_to_the_limit(own_database):
         ]
         single = _job(session, bob, created_at=start + dt.timedelta(seconds=9)).id
     sent = []
+    assert fairqueue.any_held(sessions)
 
     released = fairqueue.release(sessions, settings, lambda job_id, step: sent.append(job_id))
 
@@ -153,6 +154,12 @@ def test_release_sends_each_users_oldest_jobs_up_to_the_limit(own_database):
     with session_scope(sessions) as session:
         # Held again, so the dispatcher sends it once the broker is back.
         assert session.get(Job, backlog[3]).enqueued_at is None
+    assert fairqueue.any_held(sessions)
+    with session_scope(sessions) as session:
+        for job_id in backlog[3:]:
+            session.get(Job, job_id).state = "cancelled"
+    # Nothing waits any more: the workers' question before a release says so.
+    assert not fairqueue.any_held(sessions)
 
 
 def test_estimates_follow_the_fair_order_and_the_measured_speed(own_database):
